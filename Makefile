@@ -1,0 +1,53 @@
+# NODEbook: the two commands of the README (make lab, make test) plus make notebooks.
+# Each target sets itself up on a fresh machine: it creates .venv if missing, installs torch
+# only if it is not importable there, then installs the course package with its extras while
+# pinning the torch that is already installed, so pip never replaces it.
+
+PYTHON ?= python3
+VENV ?= .venv
+# How to get torch when .venv has none. The development machines hold a local CPU build of
+# 2.13.0; elsewhere, e.g. TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cpu".
+TORCH_SPEC ?= torch==2.13.0
+# Extra flags for venv creation, e.g. VENV_FLAGS=--system-site-packages to reuse a torch
+# that is already installed for $(PYTHON).
+VENV_FLAGS ?=
+PORT ?= 8888
+LAB_ARGS ?=
+MODE ?= standard
+NB ?= notebooks/*.ipynb
+
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.nodebook-installed
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
+.PHONY: lab test notebooks lint clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q $(TORCH_SPEC)
+	@$(PY) -c "import torch; print('torch==' + torch.__version__)" > $(VENV)/torch-constraint.txt
+	$(PY) -m pip install -q -c $(VENV)/torch-constraint.txt -e ".[test,dev]"
+	@touch $@
+
+lab: $(STAMP)
+	@echo "JupyterLab is starting on port $(PORT); open the http://127.0.0.1:$(PORT)/lab?token=... URL it prints below."
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG) \
+		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb $(LAB_ARGS)
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check nodebook_utils tests notebooks
+	NODEBOOK_MODE=fast $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300 --durations=15
+
+notebooks: $(STAMP)
+	@for nb in $(NB); do \
+		start=$$(date +%s); \
+		NODEBOOK_MODE=$(MODE) $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+			--ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.record_timing=False "$$nb" || exit 1; \
+		echo "$$nb: $$(( $$(date +%s) - start )) s in $(MODE) mode"; \
+	done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,66 @@
+"""The course roadmap: every lesson, its notebook and its measured run time (00_start_here).
+
+Run times are wall-clock minutes of a standard-mode run (``make notebooks``) measured on the
+development machine (2 CPU cores), and of a run on one GPU where one was measured; ``None``
+means not measured yet. README.md shows the same table; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """One notebook of the course."""
+
+    number: int
+    notebook: str
+    title: str
+    cpu_minutes: float | None = None
+    gpu_minutes: float | None = None
+
+    @property
+    def available(self) -> bool:
+        """Whether the notebook exists in this checkout."""
+        return (NOTEBOOKS / self.notebook).exists()
+
+
+LESSONS: tuple[Lesson, ...] = (
+    Lesson(0, "00_start_here.ipynb", "Start here: how the course works", 0.1),
+    Lesson(1, "01_discrete_convolution.ipynb", "Discrete convolution"),
+    Lesson(2, "02_convolutional_networks.ipynb", "CNNs on MNIST"),
+    Lesson(3, "03_residual_networks.ipynb", "Residual networks"),
+    Lesson(4, "04_resnets_as_euler.ipynb", "ResNets as Euler steps: ODE solvers from scratch"),
+    Lesson(5, "05_neural_odes.ipynb", "Neural ODE blocks with torchdiffeq"),
+    Lesson(6, "06_adjoint_method.ipynb", "The adjoint method"),
+    Lesson(7, "07_spiral.ipynb", "Experiment: a spiral dynamical system"),
+    Lesson(8, "08_mnist_odenet.ipynb", "Experiment: MNIST ODE-Net vs ResNet"),
+    Lesson(9, "09_ecg_heartbeats.ipynb", "Experiment: ECG heartbeats, ResNet vs Neural ODE"),
+    Lesson(10, "10_fast_neural_odes.ipynb", "Making Neural ODEs fast"),
+)
+
+
+def _minutes(value: float | None) -> str:
+    if value is None:
+        return "not measured"
+    return "< 1 min" if value < 1 else f"{value:.0f} min"
+
+
+def roadmap_markdown() -> str:
+    """The roadmap as a Markdown table (README.md and 00_start_here show it)."""
+    rows = [
+        "| # | notebook | lesson | CPU (2 cores, standard) | GPU (standard) |",
+        "|---|---|---|---|---|",
+    ]
+    for lesson in LESSONS:
+        name = f"`{lesson.notebook}`" if lesson.available else f"{lesson.notebook} (coming)"
+        rows.append(
+            f"| {lesson.number:02d} | {name} | {lesson.title} | "
+            f"{_minutes(lesson.cpu_minutes) if lesson.available else '—'} | "
+            f"{_minutes(lesson.gpu_minutes) if lesson.available else '—'} |"
+        )
+    return "\n".join(rows)

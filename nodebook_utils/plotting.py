@@ -1,0 +1,69 @@
+"""One plotting style for every figure in the course (introduced in 00_start_here).
+
+Colours are the Okabe–Ito palette, which stays distinguishable with the common forms of colour
+blindness; each colour comes with its own line style and marker, so lines differ in print and
+in greyscale too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+from cycler import cycler
+
+from .config import get_settings
+
+#: Okabe & Ito (2008), "Color Universal Design": colour-blind-safe qualitative palette.
+PALETTE = {
+    "blue": "#0072B2",
+    "orange": "#E69F00",
+    "green": "#009E73",
+    "vermillion": "#D55E00",
+    "sky": "#56B4E9",
+    "purple": "#CC79A7",
+    "yellow": "#F0E442",
+    "black": "#000000",
+}
+COLORS = [PALETTE[k] for k in ("blue", "orange", "green", "vermillion", "sky", "purple", "black")]
+LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 3))]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
+
+STYLE = {
+    "axes.prop_cycle": cycler(color=COLORS) + cycler(linestyle=LINESTYLES),
+    "image.cmap": "viridis",
+    "figure.figsize": (6.0, 3.6),
+    "figure.dpi": 80,
+    "savefig.dpi": 120,
+    "savefig.bbox": "tight",
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "font.size": 10,
+    "lines.linewidth": 1.8,
+}
+
+FIGURES = Path(__file__).resolve().parents[1] / "figures"
+
+
+def use_style() -> None:
+    """Apply the course style to matplotlib (00_start_here)."""
+    mpl.rcParams.update(STYLE)
+
+
+def savefig(fig: plt.Figure, name: str, *, force: bool = False) -> Path | None:
+    """Write ``fig`` to ``figures/<name>.png`` and return the path (00_start_here).
+
+    Figures are kept from standard and full runs only: fast mode (CI's smoke run on tiny data)
+    would otherwise overwrite them with meaningless pictures, so it writes nothing unless
+    ``force`` is set.
+    """
+    if get_settings().fast and not force:
+        return None
+    path = FIGURES / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path

@@ -1,0 +1,50 @@
+"""The committed notebooks: executed top to bottom in one kernel, no errors, no machine paths."""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+# Absolute prefixes that would reveal the machine a notebook ran on.
+LEAKS = {str(ROOT.parent) + os.sep, tempfile.gettempdir() + os.sep, str(Path.home()) + os.sep}
+
+
+def code_cells(path):
+    return [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_executed_top_to_bottom(path):
+    counts = [c["execution_count"] for c in code_cells(path)]
+    assert counts == list(range(1, len(counts) + 1)), "re-run it with `make notebooks`"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_errors_and_no_machine_paths(path):
+    for i, cell in enumerate(code_cells(path)):
+        expected_error = "raises-exception" in cell["metadata"].get("tags", [])
+        for out in cell["outputs"]:
+            assert expected_error or out["output_type"] != "error", f"cell {i} holds an error"
+            text = json.dumps(out)
+            for leak in LEAKS:
+                assert leak not in text, f"cell {i} shows a machine path ({leak}...)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_stay_light(path):
+    assert path.stat().st_size < 3_000_000
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_lesson_template(path):
+    """Objectives and run time up front, a summary and references at the end."""
+    cells = json.loads(path.read_text())["cells"]
+    first = "".join(cells[0]["source"]).lower()
+    texts = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
+    markdown = "\n".join(texts).lower()
+    assert "run time" in first and ("you will" in first or "objectives" in first)
+    assert "summary" in markdown and "references" in markdown

@@ -1,0 +1,66 @@
+"""The plotting style and the exercise checkers."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import torch
+
+from nodebook_utils import checks, plotting
+
+
+def test_style_cycles_colours_and_line_styles_together():
+    plotting.use_style()
+    cycle = list(matplotlib.rcParams["axes.prop_cycle"])
+    colours = [c["color"] for c in cycle]
+    styles = [str(c["linestyle"]) for c in cycle]
+    assert len(set(colours)) == len(colours) == len(set(styles)) >= 6
+    assert set(colours) <= set(plotting.PALETTE.values())
+
+
+def test_savefig_writes_outside_fast_mode_only(tmp_path, monkeypatch):
+    monkeypatch.setattr(plotting, "FIGURES", tmp_path)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    monkeypatch.setenv("NODEBOOK_MODE", "fast")
+    assert plotting.savefig(fig, "line") is None
+    assert not (tmp_path / "line.png").exists()
+    monkeypatch.setenv("NODEBOOK_MODE", "standard")
+    path = plotting.savefig(fig, "line")
+    assert path == tmp_path / "line.png" and path.stat().st_size > 1000
+    plt.close(fig)
+
+
+def test_report_prints_pass_or_fail_with_hint(capsys):
+    assert checks.report("ex 1", True) is True
+    assert checks.report("ex 2", False, "look at the stride") is False
+    assert capsys.readouterr().out.splitlines() == ["PASS ex 1", "FAIL ex 2: look at the stride"]
+
+
+def test_check_value(capsys):
+    assert checks.check_value("size", 13, 13)
+    assert not checks.check_value("size", 12, 13, hint="use floor((n + 2p - k) / s) + 1")
+    assert not checks.check_value("size", None, 13)
+    assert checks.check_value("vec", [1.0, 2.0], torch.tensor([1.0, 2.0 + 1e-9]), atol=1e-6)
+    assert not checks.check_value("vec", [1.0], [1.0, 2.0])
+    out = capsys.readouterr().out
+    assert "floor((n + 2p - k) / s) + 1" in out and "no answer yet" in out
+
+
+def test_check_function_reports_first_difference(capsys):
+    cases = [(torch.arange(3.0),), (torch.ones(2, 2),)]
+    assert checks.check_function("double", lambda x: 2 * x, lambda x: x + x, cases)
+    wrong = lambda x: 2 * x + (x.dim() == 2)  # noqa: E731
+    assert not checks.check_function("double", wrong, lambda x: 2 * x, cases)
+    assert not checks.check_function("shape", lambda x: x.flatten(), lambda x: x, cases)
+
+    def todo(x):
+        raise NotImplementedError
+
+    assert not checks.check_function("todo", todo, lambda x: x, cases)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "PASS double"
+    assert out[1].startswith("FAIL double: case 1: values differ")
+    assert "case 1: shape (4,), expected (2, 2)" in out[2]
+    assert out[3] == "FAIL todo: not implemented yet"

@@ -1,0 +1,112 @@
+"""fit, evaluate, count_parameters and checkpoints on tiny problems."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from nodebook_utils.training import (
+    History,
+    count_parameters,
+    evaluate,
+    fit,
+    load_checkpoint,
+    save_checkpoint,
+)
+
+
+def blobs(n=256, seed=0):
+    """Two well-separated Gaussian blobs: any classifier should reach high accuracy."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=g)
+    x = torch.randn(n, 2, generator=g) + 3.0 * (2 * y[:, None] - 1)
+    return DataLoader(TensorDataset(x, y), batch_size=32, shuffle=False)
+
+
+def test_fit_learns_and_records_history():
+    torch.manual_seed(0)
+    model = nn.Linear(2, 2)
+    loader = blobs()
+    before = evaluate(model, loader, progress=False)
+    history = fit(model, loader, epochs=3, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                  val_loader=loader, progress=False)
+    after = evaluate(model, loader, progress=False)
+    assert isinstance(history, History)
+    assert len(history.loss) == len(history.accuracy) == len(history.seconds) == 3
+    assert len(history.batch_loss) == 3 * len(loader)
+    assert len(history.val_accuracy) == 3 and history.val_accuracy[-1] == after["accuracy"]
+    assert all(s > 0 for s in history.seconds)
+    assert history.loss[-1] < history.loss[0]
+    assert after["loss"] < before["loss"] and after["accuracy"] > 0.95
+    assert set(after) == {"loss", "accuracy", "seconds"}
+
+
+def test_max_batches_limits_each_epoch():
+    model = nn.Linear(2, 2)
+    history = fit(model, blobs(), epochs=2, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                  max_batches=3, progress=False)
+    assert len(history.batch_loss) == 6
+
+
+def test_regression_targets_have_no_accuracy():
+    x = torch.randn(64, 3)
+    loader = DataLoader(TensorDataset(x, x.sum(1, keepdim=True)), batch_size=16)
+    model = nn.Linear(3, 1)
+    history = fit(model, loader, epochs=1, optimizer=torch.optim.Adam(model.parameters()),
+                  loss_fn=F.mse_loss, progress=False)
+    assert math.isnan(history.accuracy[0])
+    assert math.isnan(evaluate(model, loader, loss_fn=F.mse_loss, progress=False)["accuracy"])
+
+
+def test_evaluate_accuracy_is_exact():
+    class Constant(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.p = nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return torch.tensor([[1.0, 0.0]]).expand(len(x), 2) + 0 * self.p
+
+    y = torch.tensor([0, 0, 0, 1])
+    loader = DataLoader(TensorDataset(torch.zeros(4, 1), y), batch_size=3)
+    assert evaluate(Constant(), loader, progress=False)["accuracy"] == 0.75
+
+
+def test_count_parameters():
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(4, 10))
+    assert count_parameters(model) == (1 * 4 * 9 + 4) + (4 * 10 + 10)
+    model[0].weight.requires_grad_(False)
+    assert count_parameters(model) == 4 + 50
+    assert count_parameters(model, trainable_only=False) == 90
+
+
+def test_checkpoint_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model, other = nn.Linear(3, 2), nn.Linear(3, 2)
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.randn(1, 3)).sum().backward()
+    optimizer.step()
+    path = save_checkpoint(tmp_path / "ckpt" / "m.pt", model, optimizer, epoch=4, note="x")
+    opt2 = torch.optim.Adam(other.parameters())
+    meta = load_checkpoint(path, other, opt2)
+    assert meta == {"epoch": 4, "note": "x"}
+    for a, b in zip(model.state_dict().values(), other.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert opt2.state_dict()["state"][0]["step"] == 1
+
+
+def test_checkpoint_refuses_pickled_objects(tmp_path):
+    model = nn.Linear(1, 1)
+    path = save_checkpoint(tmp_path / "m.pt", model, note=object())  # not weights-only safe
+    with pytest.raises(Exception, match="(?i)weights_only|unsupported"):
+        load_checkpoint(path, model)
+
+
+def test_checkpoint_without_optimizer_state(tmp_path):
+    model = nn.Linear(1, 1)
+    path = save_checkpoint(tmp_path / "m.pt", model)
+    with pytest.raises(KeyError, match="no optimizer state"):
+        load_checkpoint(path, model, torch.optim.SGD(model.parameters(), lr=0.1))
