@@ -1,0 +1,117 @@
+"""Measuring the memory that a backward pass needs (06_adjoint_method).
+
+Backpropagation keeps, for every operation of the forward pass, the tensors its backward
+formula will need ("saved for backward"). Their total size is what grows with the number of
+solver steps when one backpropagates through an ODE solver, and what the adjoint method keeps
+constant. :func:`measure_backward_memory` counts those bytes on any device with
+``torch.autograd.graph.saved_tensors_hooks``, and on CUDA also reads the allocator's peak
+(``torch.cuda.max_memory_allocated``) over the forward and backward pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+__all__ = ["BackwardMemory", "SavedTensorsMeter", "measure_backward_memory"]
+
+
+def _storage_key(x: Tensor) -> tuple[str, int]:
+    """Identify the memory behind a tensor: its device and its storage's address."""
+    return str(x.device), x.untyped_storage().data_ptr()
+
+
+class SavedTensorsMeter:
+    """Count the tensors that autograd saves for backward while the meter is active.
+
+    Use it as ``with meter.active(): loss = model(x)``. Every tensor that an operation saves
+    passes through the pack hook; tensors that share memory (views, or one tensor saved by
+    several operations) are counted once, by their storage, and storages of tensors in
+    ``ignore`` (e.g. the model's parameters, which exist anyway) are not counted at all. The
+    hooks return the tensor itself, so measuring changes nothing. (06_adjoint_method)
+    """
+
+    def __init__(self, ignore: Iterable[Tensor] = ()) -> None:
+        self.ignored = {_storage_key(t) for t in ignore}
+        self.storages: dict[tuple[str, int], int] = {}
+        self.saves = 0
+
+    def _pack(self, x: Tensor) -> Tensor:
+        self.saves += 1
+        key = _storage_key(x)
+        if key not in self.ignored:
+            self.storages[key] = x.untyped_storage().nbytes()
+        return x
+
+    @contextmanager
+    def active(self) -> Iterator[SavedTensorsMeter]:
+        """Record every tensor saved for backward inside the ``with`` block."""
+        with torch.autograd.graph.saved_tensors_hooks(self._pack, lambda x: x):
+            yield self
+
+    @property
+    def bytes(self) -> int:
+        """Bytes of the distinct storages saved so far."""
+        return sum(self.storages.values())
+
+
+@dataclass(frozen=True)
+class BackwardMemory:
+    """What :func:`measure_backward_memory` measured (06_adjoint_method).
+
+    ``saved_bytes``: bytes of the distinct tensors saved for backward during the forward pass
+    (the ignored ones left out); ``saves``: how many tensors were saved, counting repeats;
+    ``storages``: how many distinct storages that was; ``peak_bytes``: on CUDA, the largest
+    amount of memory allocated at any moment of the forward and backward pass beyond what was
+    allocated before it began, else ``None``; ``loss``: the loss value.
+    """
+
+    saved_bytes: int
+    saves: int
+    storages: int
+    peak_bytes: int | None
+    loss: float
+
+
+def measure_backward_memory(
+    loss_fn: Callable[[], Tensor],
+    *,
+    ignore: Iterable[Tensor] = (),
+    device: torch.device | str | None = None,
+    backward: bool = True,
+) -> BackwardMemory:
+    """Run ``loss = loss_fn()`` and ``loss.backward()`` and measure their memory.
+
+    Counts the bytes saved for backward during ``loss_fn()`` (see :class:`SavedTensorsMeter`;
+    pass the model's parameters as ``ignore`` to count only what the forward pass adds).
+    When ``device`` is a CUDA device, also records ``torch.cuda.max_memory_allocated`` over
+    the forward and the backward pass, minus the memory allocated before it started. The
+    gradients are accumulated into ``.grad`` as usual (zero them between calls).
+    ``backward=False`` measures the forward pass alone. (06_adjoint_method)
+    """
+    device = torch.device(device) if device is not None else None
+    cuda = device is not None and device.type == "cuda"
+    if cuda:
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        baseline = torch.cuda.memory_allocated(device)
+    meter = SavedTensorsMeter(ignore)
+    with meter.active():
+        loss = loss_fn()
+    if backward:
+        loss.backward()
+    peak = None
+    if cuda:
+        torch.cuda.synchronize(device)
+        peak = torch.cuda.max_memory_allocated(device) - baseline
+    return BackwardMemory(
+        saved_bytes=meter.bytes,
+        saves=meter.saves,
+        storages=len(meter.storages),
+        peak_bytes=peak,
+        loss=loss.item(),
+    )
