@@ -1,0 +1,101 @@
+"""Neural ODE building blocks (05_neural_odes): time-concatenating layers and the ODE block."""
+
+import pytest
+import torch
+from torch import nn
+
+from nodebook_utils.models import ConcatConv, ConcatLinear, MLPDynamics, ODEBlock, concat_time
+from nodebook_utils.solvers import odeint
+from nodebook_utils.training import count_parameters
+
+F64 = torch.float64
+
+
+def test_concat_time_puts_t_first_for_batches_and_single_states():
+    h = torch.randn(4, 3, dtype=F64)
+    out = concat_time(torch.tensor(0.25), h)
+    assert out.shape == (4, 4) and out.dtype == F64
+    assert torch.equal(out[:, 0], torch.full((4,), 0.25, dtype=F64))
+    assert torch.equal(out[:, 1:], h)
+    assert concat_time(0.5, torch.zeros(3)).tolist() == [0.5, 0.0, 0.0, 0.0]
+    assert concat_time(1.0, torch.zeros(2, 5, 3)).shape == (2, 5, 4)
+
+
+def test_concat_linear_is_a_linear_layer_on_t_and_h():
+    layer = ConcatLinear(3, 5)
+    h, t = torch.randn(7, 3), torch.tensor(0.7)
+    w, b = layer.linear.weight, layer.linear.bias
+    expected = t * w[:, 0] + h @ w[:, 1:].T + b
+    torch.testing.assert_close(layer(t, h), expected)
+    assert count_parameters(layer) == (3 + 1) * 5 + 5
+    assert count_parameters(ConcatLinear(3, 5, bias=False)) == 20
+
+
+@pytest.mark.parametrize("dims", [1, 2])
+def test_concat_conv_adds_a_time_channel(dims):
+    layer = ConcatConv(4, 6, dims=dims)
+    spatial = (9,) * dims
+    h = torch.randn(2, 4, *spatial)
+    out = layer(torch.tensor(0.3), h)
+    assert out.shape == (2, 6, *spatial)
+    t_channel = torch.full((2, 1, *spatial), 0.3)
+    torch.testing.assert_close(out, layer.conv(torch.cat([t_channel, h], dim=1)))
+    # the ECG ODE-Net's ConcatConv (seed experiments): Conv1d(65, 64, 3) with bias
+    assert count_parameters(ConcatConv(64, 64, dims=1)) == 12_544
+    with pytest.raises(ValueError, match="dims"):
+        ConcatConv(4, 6, dims=3)
+
+
+def test_mlp_dynamics_shapes_time_dependence_and_parameter_count():
+    f = MLPDynamics(2, [16, 8])
+    h = torch.randn(5, 2)
+    assert f(torch.tensor(0.0), h).shape == (5, 2)
+    assert not torch.allclose(f(torch.tensor(0.0), h), f(torch.tensor(1.0), h))
+    assert count_parameters(f) == (3 * 16 + 16) + (17 * 8 + 8) + (9 * 2 + 2)
+    g = MLPDynamics(2, [16], time=False)
+    assert torch.equal(g(torch.tensor(0.0), h), g(torch.tensor(5.0), h))
+    assert count_parameters(g) == 2 * 2 * 16 + 16 + 2
+
+
+def test_ode_block_matches_the_from_scratch_solver_and_counts_nfe():
+    torch.manual_seed(0)
+    f = MLPDynamics(3, [8]).double()
+    block = ODEBlock(f, 0.0, 1.5, rtol=1e-9, atol=1e-11)
+    x = torch.randn(4, 3, dtype=F64)
+    out = block(x)
+    assert out.shape == x.shape and block.nfe > 0
+    assert block.reset_nfe() > 0 and block.nfe == 0
+    ref = odeint(f, x, torch.tensor([0.0, 1.5], dtype=F64), rtol=1e-9, atol=1e-11)[-1]
+    torch.testing.assert_close(out, ref, rtol=1e-7, atol=1e-8)
+    t = torch.tensor([0.0, 0.1, 0.35, 1.2], dtype=F64)
+    assert block.trajectory(x, t).shape == (4, 4, 3)
+
+
+def test_ode_block_with_euler_steps_is_a_residual_stack():
+    torch.manual_seed(1)
+    f = MLPDynamics(2, [8]).double()
+    k = 5
+    block = ODEBlock(f, method="euler", options={"step_size": 1 / k})
+    x = torch.randn(3, 2, dtype=F64)
+    h = x
+    for i in range(k):
+        h = h + (1 / k) * f(torch.tensor(i / k, dtype=F64), h)
+    torch.testing.assert_close(block(x), h)
+    assert block.nfe == k
+
+
+def test_ode_block_gradients_backprop_and_adjoint_agree():
+    torch.manual_seed(2)
+    x = torch.randn(6, 2, dtype=F64)
+    grads, backward_nfe = [], []
+    for adjoint in (False, True):
+        torch.manual_seed(3)
+        block = ODEBlock(MLPDynamics(2, [8]).double(), rtol=1e-10, atol=1e-12, adjoint=adjoint)
+        loss = block(x).pow(2).sum()
+        assert block.reset_nfe() > 0
+        loss.backward()
+        assert isinstance(block.func.func, nn.Module)
+        grads.append(torch.cat([p.grad.flatten() for p in block.parameters()]))
+        backward_nfe.append(block.reset_nfe())
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-6, atol=1e-8)
+    assert backward_nfe[0] == 0 and backward_nfe[1] > 0
