@@ -44,7 +44,7 @@ test: $(STAMP)
 notebooks: $(STAMP)
 	@for nb in $(NB); do \
 		start=$$(date +%s); \
-		NODEBOOK_MODE=$(MODE) $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+		NODEBOOK_MODE=$(MODE) TQDM_DISABLE=1 $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.record_timing=False "$$nb" || exit 1; \
 		echo "$$nb: $$(( $$(date +%s) - start )) s in $(MODE) mode"; \
 	done

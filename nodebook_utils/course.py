@@ -1,6 +1,6 @@
 """The course roadmap: every lesson, its notebook and its measured run time (00_start_here).
 
-Run times are wall-clock minutes of a standard-mode run (``make notebooks``) measured on the
+Run times are wall-clock seconds of a standard-mode run (``make notebooks``) measured on the
 development machine (2 CPU cores), and of a run on one GPU where one was measured; ``None``
 means not measured yet. README.md shows the same table; a test keeps the two in step.
 """
@@ -20,8 +20,8 @@ class Lesson:
     number: int
     notebook: str
     title: str
-    cpu_minutes: float | None = None
-    gpu_minutes: float | None = None
+    cpu_seconds: float | None = None
+    gpu_seconds: float | None = None
 
     @property
     def available(self) -> bool:
@@ -30,13 +30,13 @@ class Lesson:
 
 
 LESSONS: tuple[Lesson, ...] = (
-    Lesson(0, "00_start_here.ipynb", "Start here: how the course works", 0.1),
-    Lesson(1, "01_discrete_convolution.ipynb", "Discrete convolution"),
-    Lesson(2, "02_convolutional_networks.ipynb", "CNNs on MNIST"),
-    Lesson(3, "03_residual_networks.ipynb", "Residual networks"),
-    Lesson(4, "04_resnets_as_euler.ipynb", "ResNets as Euler steps: ODE solvers from scratch"),
-    Lesson(5, "05_neural_odes.ipynb", "Neural ODE blocks with torchdiffeq"),
-    Lesson(6, "06_adjoint_method.ipynb", "The adjoint method"),
+    Lesson(0, "00_start_here.ipynb", "Start here: how the course works", 7),
+    Lesson(1, "01_discrete_convolution.ipynb", "Discrete convolution", 11),
+    Lesson(2, "02_convolutional_networks.ipynb", "CNNs on MNIST", 20),
+    Lesson(3, "03_residual_networks.ipynb", "Residual networks", 39),
+    Lesson(4, "04_resnets_as_euler.ipynb", "ResNets as Euler steps: ODE solvers from scratch", 13),
+    Lesson(5, "05_neural_odes.ipynb", "Neural ODE blocks with torchdiffeq", 64),
+    Lesson(6, "06_adjoint_method.ipynb", "The adjoint method", 18),
     Lesson(7, "07_spiral.ipynb", "Experiment: a spiral dynamical system"),
     Lesson(8, "08_mnist_odenet.ipynb", "Experiment: MNIST ODE-Net vs ResNet"),
     Lesson(9, "09_ecg_heartbeats.ipynb", "Experiment: ECG heartbeats, ResNet vs Neural ODE"),
@@ -44,10 +44,10 @@ LESSONS: tuple[Lesson, ...] = (
 )
 
 
-def _minutes(value: float | None) -> str:
-    if value is None:
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
         return "not measured"
-    return "< 1 min" if value < 1 else f"{value:.0f} min"
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def roadmap_markdown() -> str:
@@ -60,7 +60,7 @@ def roadmap_markdown() -> str:
         name = f"`{lesson.notebook}`" if lesson.available else f"{lesson.notebook} (coming)"
         rows.append(
             f"| {lesson.number:02d} | {name} | {lesson.title} | "
-            f"{_minutes(lesson.cpu_minutes) if lesson.available else '—'} | "
-            f"{_minutes(lesson.gpu_minutes) if lesson.available else '—'} |"
+            f"{_duration(lesson.cpu_seconds) if lesson.available else '—'} | "
+            f"{_duration(lesson.gpu_seconds) if lesson.available else '—'} |"
         )
     return "\n".join(rows)

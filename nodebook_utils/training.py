@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -44,8 +45,10 @@ def _correct(output: torch.Tensor, target: torch.Tensor) -> int | None:
     return None
 
 
-def _batches(loader: Iterable, desc: str, progress: bool, leave: bool):
-    return tqdm(loader, desc=desc, leave=leave, disable=not progress, mininterval=0.5)
+def _show_progress(progress: bool) -> bool:
+    """Progress bars unless switched off by the caller or by ``TQDM_DISABLE=1`` (which
+    ``make notebooks`` sets, so committed notebooks hold no bars frozen at their first frame)."""
+    return progress and os.environ.get("TQDM_DISABLE", "").strip() in ("", "0")
 
 
 def fit(
@@ -63,20 +66,23 @@ def fit(
 ) -> History:
     """Train ``model`` for ``epochs`` epochs; return a :class:`History` (02_convolutional_networks).
 
-    Progress bars (``tqdm.auto``) show epochs and batches with the running loss and accuracy.
+    One progress bar (``tqdm.auto``) counts the batches of all epochs and shows the epoch
+    and the running loss and accuracy.
     ``max_batches`` stops each epoch early (used by fast mode and by quick experiments);
     ``scheduler.step()`` is called once per epoch when a scheduler is given.
     """
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.to(device)
     history = History()
-    for _ in tqdm(range(epochs), desc="epochs", disable=not progress or epochs == 1):
+    per_epoch = len(train_loader) if max_batches is None else min(max_batches, len(train_loader))
+    bar = tqdm(total=epochs * per_epoch, disable=not _show_progress(progress), mininterval=0.5)
+    for epoch in range(epochs):
         model.train()
+        bar.set_description(f"epoch {epoch + 1}/{epochs}")
         start = time.perf_counter()
         total_loss, total_correct, seen, counted = 0.0, 0, 0, True
-        bar = _batches(train_loader, "train", progress, leave=False)
-        for i, (x, y) in enumerate(bar):
-            if max_batches is not None and i >= max_batches:
+        for i, (x, y) in enumerate(train_loader):
+            if i >= per_epoch:
                 break
             x, y = x.to(device), y.to(device)
             optimizer.zero_grad(set_to_none=True)
@@ -95,6 +101,7 @@ def fit(
             if counted:
                 postfix["acc"] = f"{total_correct / seen:.3f}"
             bar.set_postfix(postfix, refresh=False)
+            bar.update()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         history.seconds.append(time.perf_counter() - start)
@@ -103,9 +110,10 @@ def fit(
         if scheduler is not None:
             scheduler.step()
         if val_loader is not None:
-            result = evaluate(model, val_loader, loss_fn=loss_fn, device=device, progress=progress)
+            result = evaluate(model, val_loader, loss_fn=loss_fn, device=device, progress=False)
             history.val_loss.append(result["loss"])
             history.val_accuracy.append(result["accuracy"])
+    bar.close()
     return history
 
 
@@ -125,7 +133,8 @@ def evaluate(
     model.to(device).eval()
     start = time.perf_counter()
     total_loss, total_correct, seen, counted = 0.0, 0, 0, True
-    for i, (x, y) in enumerate(_batches(loader, "eval", progress, leave=False)):
+    batches = tqdm(loader, desc="evaluate", leave=False, disable=not _show_progress(progress))
+    for i, (x, y) in enumerate(batches):
         if max_batches is not None and i >= max_batches:
             break
         x, y = x.to(device), y.to(device)

@@ -33,8 +33,9 @@ def test_savefig_writes_outside_fast_mode_only(tmp_path, monkeypatch):
 
 
 def test_report_prints_pass_or_fail_with_hint(capsys):
-    assert checks.report("ex 1", True) is True
-    assert checks.report("ex 2", False, "look at the stride") is False
+    passed, failed = checks.report("ex 1", True), checks.report("ex 2", False, "look at the stride")
+    assert bool(passed) is True and bool(failed) is False
+    assert failed.hint == "look at the stride" and passed.name == "ex 1"
     assert capsys.readouterr().out.splitlines() == ["PASS ex 1", "FAIL ex 2: look at the stride"]
 
 

@@ -110,3 +110,16 @@ def test_checkpoint_without_optimizer_state(tmp_path):
     path = save_checkpoint(tmp_path / "m.pt", model)
     with pytest.raises(KeyError, match="no optimizer state"):
         load_checkpoint(path, model, torch.optim.SGD(model.parameters(), lr=0.1))
+
+
+def test_one_progress_bar_which_tqdm_disable_switches_off(monkeypatch, capsys):
+    model = nn.Linear(2, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    fit(model, blobs(64), epochs=2, optimizer=optimizer)
+    err = capsys.readouterr().err
+    assert "epoch 2/2" in err and "4/4" in err and "loss=" in err
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    fit(model, blobs(64), epochs=2, optimizer=optimizer)
+    evaluate(model, blobs(64))
+    assert capsys.readouterr().err == ""
