@@ -34,6 +34,36 @@ def report(name: str, passed: bool, hint: str = "") -> Verdict:
     return Verdict(name, passed, "" if passed else hint)
 
 
+class _Hint(Exception):
+    """Raised by :func:`_call` and :func:`_as_float64` when a learner's function gave no
+    usable result; the message is the hint that the checker reports."""
+
+
+def _call(fn: Callable[..., Any], *args: Any, where: str, nothing: str, **kwargs: Any) -> Any:
+    """Return a learner's ``fn(*args, **kwargs)``. Raise :class:`_Hint` if it is not
+    implemented yet, if it raises (the hint names the case, ``where``; the exception is its
+    ``__cause__``) or if it returns nothing (``None`` or ``...``: the hint ``nothing``)."""
+    try:
+        got = fn(*args, **kwargs)
+    except NotImplementedError:
+        raise _Hint("not implemented yet: replace the raise with your code") from None
+    except Exception as exc:  # a learner's bug becomes a hint, not a traceback
+        raise _Hint(f"{where} raised {type(exc).__name__}: {exc}") from exc
+    if got is None or got is ...:
+        raise _Hint(nothing)
+    return got
+
+
+def _as_float64(got: Any, where: str) -> torch.Tensor:
+    """A learner's result as a detached float64 tensor; raise :class:`_Hint` if it is not one."""
+    if isinstance(got, torch.Tensor):
+        got = got.detach()
+    try:
+        return torch.as_tensor(got).to(torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise _Hint(f"{where}: return a tensor, not {type(got).__name__}") from None
+
+
 def check_value(
     name: str, answer: Any, expected: Any, *, atol: float = 0.0, hint: str = ""
 ) -> Verdict:
@@ -116,17 +146,11 @@ def check_conv2d(name: str, fn: Callable[..., Any], *, atol: float = 1e-4) -> Ve
         where = (f"case {i} (x {tuple(x.shape)}, weight {tuple(weight.shape)}, "
                  f"stride {s}, padding {p})")
         try:
-            got = fn(x.clone(), weight.clone(), stride=s, padding=p)
-        except NotImplementedError:
-            return report(name, False, "not implemented yet: replace the raise with your code")
-        except Exception as exc:  # a learner's bug becomes a hint, not a traceback
-            return report(name, False, f"{where} raised {type(exc).__name__}: {exc}")
-        if got is None or got is ...:
-            return report(name, False, "your function returned nothing: return the output")
-        try:
-            got = torch.as_tensor(got).to(torch.float64)
-        except (TypeError, ValueError, RuntimeError):
-            return report(name, False, f"{where}: return a tensor, not {type(got).__name__}")
+            got = _call(fn, x.clone(), weight.clone(), stride=s, padding=p, where=where,
+                        nothing="your function returned nothing: return the output")
+            got = _as_float64(got, where)
+        except _Hint as exc:
+            return report(name, False, str(exc))
         want = conv2d(x, weight, stride=s, padding=p)
         if got.shape != want.shape:
             return report(
@@ -266,20 +290,19 @@ def check_linear_solve_adjoint(name: str, fn: Callable[..., Any], *, atol: float
     the likely slip (a missing transpose, a sign, the order of the outer product)
     (06_adjoint_method).
     """
+    no_answer = "no answer yet: return the pair (dL_dc, dL_dA)"
     for i, (a, c, g) in enumerate(_linear_solve_cases()):
         try:
-            got = fn(a.clone(), c.clone(), g.clone())
-        except NotImplementedError:
-            return report(name, False, "not implemented yet: replace the raise with your code")
-        except Exception as exc:  # a learner's bug becomes a hint, not a traceback
-            return report(name, False, f"case {i} raised {type(exc).__name__}: {exc}")
-        if got is None or got is ... or any(x is None or x is ... for x in _as_tuple(got)):
-            return report(name, False, "no answer yet: return the pair (dL_dc, dL_dA)")
+            got = _call(fn, a.clone(), c.clone(), g.clone(), where=f"case {i}", nothing=no_answer)
+        except _Hint as exc:
+            return report(name, False, str(exc))
+        if any(x is None or x is ... for x in _as_tuple(got)):
+            return report(name, False, no_answer)
         if not isinstance(got, tuple | list) or len(got) != 2:
             return report(name, False, "return two tensors, (dL_dc, dL_dA)")
         try:
-            got_c, got_a = (torch.as_tensor(x).to(torch.float64) for x in got)
-        except (TypeError, ValueError, RuntimeError):
+            got_c, got_a = (_as_float64(x, f"case {i}") for x in got)
+        except _Hint:
             return report(name, False, "return two tensors, (dL_dc, dL_dA)")
         b = torch.linalg.solve(a, c)
         s = torch.linalg.solve(a.T, g)
@@ -353,22 +376,15 @@ def check_adjoint_step(name: str, fn: Callable[..., Any], *, atol: float = 1e-8)
     on linear maps, tanh layers (square and not) and an Euler step; the hint names the likely
     slip (no transpose, the direct term forgotten) (06_adjoint_method)."""
     for i, (f, q, r_next, dphi) in enumerate(_adjoint_step_cases()):
-        try:
-            got = fn(f, q.clone(), r_next.clone(), dphi.clone())
-        except NotImplementedError:
-            return report(name, False, "not implemented yet: replace the raise with your code")
-        except Exception as exc:  # a learner's bug becomes a hint, not a traceback
-            return report(name, False, f"case {i} raised {type(exc).__name__}: {exc}")
-        if got is None or got is ...:
-            return report(name, False, "your function returned nothing: return r_i")
-        try:
-            got = torch.as_tensor(got.detach() if isinstance(got, torch.Tensor) else got)
-            got = got.to(torch.float64)
-        except (TypeError, ValueError, RuntimeError):
-            return report(name, False, f"return a tensor, not {type(got).__name__}")
         jac = torch.autograd.functional.jacobian(f, q)  # (n_out, n_in)
         want = jac.T @ r_next + dphi
         where = f"case {i} (f_i maps R^{jac.shape[1]} to R^{jac.shape[0]})"
+        try:
+            got = _call(fn, f, q.clone(), r_next.clone(), dphi.clone(), where=where,
+                        nothing="your function returned nothing: return r_i")
+            got = _as_float64(got, where)
+        except _Hint as exc:
+            return report(name, False, str(exc))
         if got.shape != want.shape:
             return report(
                 name, False,
@@ -479,17 +495,11 @@ def check_rk_step(
             return f(torch.as_tensor(s, dtype=torch.float64), z)
 
         try:
-            got = fn(counted, t.clone(), y.clone(), h)
-        except NotImplementedError:
-            return report(name, False, "not implemented yet: replace the raise with your code")
-        except Exception as exc:  # a learner's bug becomes a hint, not a traceback
-            return report(name, False, f"{where} raised {type(exc).__name__}: {exc}")
-        if got is None or got is ...:
-            return report(name, False, "your function returned nothing: return the new state")
-        try:
-            got = torch.as_tensor(got).to(torch.float64)
-        except (TypeError, ValueError, RuntimeError):
-            return report(name, False, f"{where}: return a tensor, not {type(got).__name__}")
+            got = _call(fn, counted, t.clone(), y.clone(), h, where=where,
+                        nothing="your function returned nothing: return the new state")
+            got = _as_float64(got, where)
+        except _Hint as exc:
+            return report(name, False, str(exc))
         want = rk_step(f, t, y, h, tableau)
         if got.shape != want.shape:
             return report(
@@ -602,13 +612,10 @@ def check_nfe_formula(name: str, fn: Callable[..., Any]) -> Verdict:
                    step_size=1.0 / n)
             where = f"{method} over {n} step{'s' if n > 1 else ''}"
             try:
-                got = fn(method, n)
-            except NotImplementedError:
-                return report(name, False, "not implemented yet: replace the raise with your code")
-            except Exception as exc:  # a learner's bug becomes a hint, not a traceback
-                return report(name, False, f"{where} raised {type(exc).__name__}: {exc}")
-            if got is None or got is ...:
-                return report(name, False, "no answer yet: return the predicted count")
+                got = _call(fn, method, n, where=where,
+                            nothing="no answer yet: return the predicted count")
+            except _Hint as exc:
+                return report(name, False, str(exc))
             if isinstance(got, bool) or not isinstance(got, int | float) or got != int(got):
                 return report(name, False, f"{where}: return a whole number, got {got!r}")
             if got == counter.nfe:
@@ -640,13 +647,10 @@ def check_conv_parameters(name: str, fn: Callable[[int, int, int], Any]) -> Verd
     for alpha, beta, f in [(1, 16, 5), (16, 32, 5), (3, 64, 3), (64, 128, 1), (2, 3, 4)]:
         where = f"C({alpha}, {beta}, {f})"
         try:
-            got = fn(alpha, beta, f)
-        except NotImplementedError:
-            return report(name, False, "not implemented yet: replace the raise with your code")
-        except Exception as exc:  # a learner's bug becomes a hint, not a traceback
-            return report(name, False, f"{where} raised {type(exc).__name__}: {exc}")
-        if got is None or got is ...:
-            return report(name, False, "no answer yet: return the number of parameters")
+            got = _call(fn, alpha, beta, f, where=where,
+                        nothing="no answer yet: return the number of parameters")
+        except _Hint as exc:
+            return report(name, False, str(exc))
         want = count_parameters(nn.Conv2d(alpha, beta, f))
         if got == want:
             continue
@@ -740,18 +744,18 @@ def check_residual_block(name: str, block: Callable[[int, int, int], Any]) -> Ve
     for c_in, c_out, stride in [(8, 8, 1), (8, 16, 1), (8, 16, 2), (16, 16, 2)]:
         where = f"block({c_in}, {c_out}, stride={stride})"
         x = torch.randn(2, c_in, 10, 10, generator=gen)
+        not_a_tensor = f"{where}: forward must return a tensor"
         try:
-            module = block(c_in, c_out, stride)
-            out = module(x)
-        except NotImplementedError:
-            return report(name, False, "not implemented yet: replace the raise with your code")
-        except Exception as exc:  # a learner's bug becomes a hint, not a traceback
+            module = _call(block, c_in, c_out, stride, where=where, nothing=not_a_tensor)
+            out = _call(module, x, where=where, nothing=not_a_tensor)
+        except _Hint as exc:
+            raised = exc.__cause__ is not None  # an error in the block, not a placeholder
             hint = " (a stride changes the shape too: then the shortcut needs W_s)" * (
-                stride != 1 and c_in == c_out
+                raised and stride != 1 and c_in == c_out
             )
-            return report(name, False, f"{where} raised {type(exc).__name__}: {exc}{hint}")
+            return report(name, False, f"{exc}{hint}")
         if not isinstance(out, torch.Tensor):
-            return report(name, False, f"{where}: forward must return a tensor")
+            return report(name, False, not_a_tensor)
         want_shape = tuple(ResidualBlock(c_in, c_out, stride)(x).shape)
         if tuple(out.shape) != want_shape:
             return report(
@@ -866,13 +870,10 @@ def check_concat_time(name: str, fn: Callable[..., Any]) -> Verdict:
     for i, (t, h) in enumerate(cases):
         where = f"case {i} (t={float(t)}, h of shape {tuple(h.shape)}, {h.dtype})"
         try:
-            got = fn(t, h.clone())
-        except NotImplementedError:
-            return report(name, False, "not implemented yet: replace the raise with your code")
-        except Exception as exc:  # a learner's bug becomes a hint, not a traceback
-            return report(name, False, f"{where} raised {type(exc).__name__}: {exc}")
-        if got is None or got is ...:
-            return report(name, False, "your function returned nothing: return the tensor")
+            got = _call(fn, t, h.clone(), where=where,
+                        nothing="your function returned nothing: return the tensor")
+        except _Hint as exc:
+            return report(name, False, str(exc))
         if not isinstance(got, torch.Tensor):
             return report(name, False, f"{where}: return a tensor, not {type(got).__name__}")
         want = _concat_time_reference(t, h)
@@ -941,18 +942,14 @@ def check_logistic_residual(
     for label, model in models:
         where = f"on {label}"
         try:
-            got = fn(model, t.clone())
-        except NotImplementedError:
-            return report(name, False, "not implemented yet: replace the raise with your code")
-        except RuntimeError as exc:
-            if "does not require grad" in str(exc):
+            got = _call(fn, model, t.clone(), where=f"{where}, your function",
+                        nothing="your function returned nothing: return the residual")
+        except _Hint as exc:
+            cause = exc.__cause__
+            if isinstance(cause, RuntimeError) and "does not require grad" in str(cause):
                 return report(name, False, "call t.requires_grad_(True) before evaluating the "
                               "model, so that autograd can differentiate y with respect to t")
-            return report(name, False, f"{where}: raised RuntimeError: {exc}")
-        except Exception as exc:  # a learner's bug becomes a hint, not a traceback
-            return report(name, False, f"{where}: raised {type(exc).__name__}: {exc}")
-        if got is None or got is ...:
-            return report(name, False, "your function returned nothing: return the residual")
+            return report(name, False, str(exc))
         if not isinstance(got, torch.Tensor):
             return report(name, False, f"return a tensor, not {type(got).__name__}")
         want = _logistic_residual_reference(model, t, r, capacity)
