@@ -572,7 +572,7 @@ def _read_sums(path: Path) -> dict[str, str]:
 
 def fetch_mitdb(records: Sequence[str] = MITDB_RECORDS) -> Path:
     """The cache folder holding verified ``.hea``, ``.dat`` and ``.atr`` files of ``records``,
-    each checked against PhysioNet's SHA256SUMS.txt (09_ecg_heartbeats)."""
+    each checked against PhysioNet's SHA256SUMS.txt (09_ecg_resnet_vs_node)."""
     unknown = sorted(set(records) - set(MITDB_RECORDS))
     if unknown:
         raise ValueError(f"not MIT-BIH records: {', '.join(unknown)}; see MITDB_RECORDS")
@@ -605,7 +605,7 @@ def cut_beats(
     signal: np.ndarray, samples: np.ndarray, symbols: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str, str]]]:
     """Kachuee et al. (2018) on one lead at 360 Hz with its reference annotations
-    (09_ecg_heartbeats).
+    (09_ecg_resnet_vs_node).
 
     Resample to 125 Hz (polyphase, 25/72), normalise each 10 s window to [0, 1], and for
     every annotation in the AAMI map take 1.2 × its window's median R-R interval of signal
@@ -657,7 +657,7 @@ def _record_beats(folder: Path, record: str) -> tuple[np.ndarray, np.ndarray, Re
 
 def build_heartbeats(records: Sequence[str] = MITDB_RECORDS, progress: bool = True) -> HeartbeatSet:
     """Rebuild the Kaggle heartbeat set from MIT-BIH records with wfdb, uncached
-    (09_ecg_heartbeats); see :func:`cut_beats` for the method."""
+    (09_ecg_resnet_vs_node); see :func:`cut_beats` for the method."""
     folder = fetch_mitdb(records)
     parts = [
         _record_beats(folder, record)
@@ -697,7 +697,7 @@ def _save_npz(path: Path, **arrays: np.ndarray) -> None:
 
 
 def load_heartbeat_set(records: Sequence[str] | None = None, progress: bool = True) -> HeartbeatSet:
-    """:func:`build_heartbeats`, cached under ``<data>/heartbeats`` (09_ecg_heartbeats).
+    """:func:`build_heartbeats`, cached under ``<data>/heartbeats`` (09_ecg_resnet_vs_node).
 
     ``records=None`` means all 48 records, or :data:`FAST_RECORDS` in fast mode.
     """
@@ -724,7 +724,7 @@ def load_heartbeat_set(records: Sequence[str] | None = None, progress: bool = Tr
 def kaggle_split(labels: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
     """Kaggle's intra-patient protocol: a seeded, stratified random 80/20 split whose test
     share of each class is Kaggle's, so 48 complete records give exactly its 87,554/21,892
-    beats. Returns sorted "train" and "test" indices (09_ecg_heartbeats)."""
+    beats. Returns sorted "train" and "test" indices (09_ecg_resnet_vs_node)."""
     rng = np.random.default_rng(seed)
     test = []
     for c in range(len(AAMI_CLASSES)):
@@ -736,8 +736,26 @@ def kaggle_split(labels: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
     return {"train": np.setdiff1d(np.arange(len(labels)), test_idx), "test": test_idx}
 
 
+def holdout_split(
+    labels: np.ndarray, fraction: float = 0.1, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """A seeded, stratified validation split of a training set: ``fraction`` of each class
+    (at least one beat of every class that has two or more) goes to "val", the rest to
+    "train"; sorted indices (09_ecg_resnet_vs_node). The test set is never touched."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"fraction={fraction}; choose a number between 0 and 1")
+    rng = np.random.default_rng(seed)
+    val = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        take = max(round(len(members) * fraction), 1) if len(members) > 1 else 0
+        val.append(rng.permutation(members)[:take])
+    val_idx = np.sort(np.concatenate(val)) if val else np.zeros(0, dtype=np.int64)
+    return {"train": np.setdiff1d(np.arange(len(labels)), val_idx), "val": val_idx}
+
+
 def read_kaggle_csv(path: Path | str) -> tuple[np.ndarray, np.ndarray]:
-    """Parse a Kaggle ``mitbih_*.csv``: 187 values and a label per row (09_ecg_heartbeats)."""
+    """Parse a Kaggle ``mitbih_*.csv``: 187 values and a label per row (09_ecg_resnet_vs_node)."""
     table = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
     labels = table[:, -1]
     if table.shape[1] != BEAT_LENGTH + 1 or not np.isin(labels, range(5)).all():
@@ -770,7 +788,7 @@ def load_heartbeats(
     seed: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """MIT-BIH heartbeats: beats float32 [N, 187] in [0, 1], labels int64 [N] in 0..4 for
-    AAMI classes N, S, V, F, Q (09_ecg_heartbeats).
+    AAMI classes N, S, V, F, Q (09_ecg_resnet_vs_node).
 
     ``source="physionet"`` rebuilds Kachuee et al. (2018) from the MIT-BIH Arrhythmia
     Database (:func:`cut_beats`, cached); ``records`` restricts it (default: all 48, or
@@ -814,7 +832,8 @@ def spiral_data(
     convention: str = "Ay",
     dtype: torch.dtype = torch.float32,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Times t [n_points] on [0, t_max] and the true trajectory y [n_points, 2] (07_spiral).
+    """Times t [n_points] on [0, t_max] and the true trajectory y [n_points, 2]
+    (07_spiral_dynamics).
 
     ``convention="Ay"`` solves the equation as written, dy/dt = A·y. The original code
     computed the row-vector product y·A instead (``convention="yA"``), which is

@@ -6,6 +6,10 @@ solver steps when one backpropagates through an ODE solver, and what the adjoint
 constant. :func:`measure_backward_memory` counts those bytes on any device with
 ``torch.autograd.graph.saved_tensors_hooks``, and on CUDA also reads the allocator's peak
 (``torch.cuda.max_memory_allocated``) over the forward and backward pass.
+
+:func:`peak_memory` measures the whole peak of one call, e.g. a training step of lesson 09:
+the CUDA allocator's peak on a GPU, and on a Linux CPU the process's peak resident memory
+(``VmHWM``, reset through ``/proc/self/clear_refs``).
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
 
-__all__ = ["BackwardMemory", "SavedTensorsMeter", "measure_backward_memory"]
+__all__ = ["BackwardMemory", "SavedTensorsMeter", "measure_backward_memory", "peak_memory"]
 
 
 def _storage_key(x: Tensor) -> tuple[str, int]:
@@ -115,3 +121,85 @@ def measure_backward_memory(
         peak_bytes=peak,
         loss=loss.item(),
     )
+
+
+_PROC = Path("/proc/self")
+# glibc's mallopt parameters and the largest mmap threshold its dynamic rule reaches (64-bit).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_THRESHOLD_MAX = 32 * 2**20
+
+
+def _proc_kib(field: str) -> int:
+    """A ``/proc/self/status`` field in KiB (``VmRSS``: resident now; ``VmHWM``: its peak)."""
+    for line in (_PROC / "status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def _can_reset_cpu_peak() -> bool:
+    try:
+        (_PROC / "clear_refs").write_text("5")  # 5: reset the peak resident set size
+        _proc_kib("VmHWM")
+    except (OSError, KeyError):
+        return False
+    return True
+
+
+@contextmanager
+def _resident_means_allocated() -> Iterator[None]:
+    """Make the resident memory follow the allocated memory (glibc only; elsewhere a no-op).
+
+    glibc keeps freed memory for reuse, so after a warm-up a step can run in memory that is
+    already resident and the peak would read ~0. Inside the block every allocation above
+    64 KiB gets pages of its own that are returned on free, and free memory is trimmed
+    first; afterwards large blocks come from the heap again, as they do in a warmed-up run.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, 64 * 2**10)
+        libc.mallopt(_M_TRIM_THRESHOLD, 128 * 2**10)
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)
+        libc.mallopt(_M_TRIM_THRESHOLD, 2 * _MMAP_THRESHOLD_MAX)
+
+
+def peak_memory(fn: Callable[[], Any], device: torch.device | str = "cpu") -> dict[str, Any]:
+    """Run ``fn()`` and measure the most memory it held at once, beyond what was in use
+    before (09_ecg_resnet_vs_node).
+
+    On CUDA: ``torch.cuda.max_memory_allocated`` minus the memory allocated before
+    (``"measure": "cuda allocator peak"``). On a CPU under Linux: the process's peak resident
+    memory ``VmHWM`` minus its resident memory before, the peak being reset through
+    ``/proc/self/clear_refs`` first and glibc told to return freed memory, so that resident
+    memory follows what is allocated (``"measure": "process peak RSS"``). It counts
+    everything the process touches meanwhile, so run nothing else in it; the first call in
+    a process also counts one-time allocations (thread pools, kernels' caches), so measure
+    after a warm-up. Elsewhere the bytes are ``None``. Returns ``{"bytes", "measure",
+    "value"}``, ``value`` being what ``fn`` returned.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        value = fn()
+        torch.cuda.synchronize(device)
+        peak = torch.cuda.max_memory_allocated(device) - before
+        return {"bytes": int(peak), "measure": "cuda allocator peak", "value": value}
+    if device.type != "cpu" or not _can_reset_cpu_peak():
+        return {"bytes": None, "measure": "not available on this platform", "value": fn()}
+    with _resident_means_allocated():
+        _can_reset_cpu_peak()
+        before = _proc_kib("VmRSS")
+        value = fn()
+        peak = max(_proc_kib("VmHWM") - before, 0)
+    return {"bytes": peak * 1024, "measure": "process peak RSS", "value": value}

@@ -1,10 +1,17 @@
-"""Building blocks of Neural ODEs: layers that see the time, and the ODE block (05_neural_odes).
+"""Every architecture of the course, built by factories (05_neural_odes and lessons 07 to 09).
+
+Building blocks of Neural ODEs: layers that see the time, and the ODE block (05_neural_odes).
 
 The dynamics of an ODE block are a network ``f(t, h)`` that receives the time ``t`` as well as
 the state ``h``. The layers here append ``t`` as an extra input, as in Chen et al. (2018):
 :class:`ConcatLinear` as the first column of a batch of vectors, :class:`ConcatConv` as an
 extra first channel filled with ``t``. :class:`ODEBlock` integrates any such dynamics with
 ``torchdiffeq`` and counts its function evaluations (NFE).
+
+The experiments' networks are built by factories, each exactly the sources' layer
+specification, with the solver options as arguments defaulting to the sources' settings:
+:func:`spiral_dynamics` (07_spiral_dynamics), :func:`mnist_odenet` and :func:`mnist_resnet`
+(08_mnist_odenet), :func:`ecg_odenet` and :func:`ecg_resnet` (09_ecg_resnet_vs_node).
 """
 
 from __future__ import annotations
@@ -18,7 +25,22 @@ from torch import Tensor, nn
 
 from .solvers import CountNFE, Dynamics
 
-__all__ = ["ConcatConv", "ConcatLinear", "MLPDynamics", "ODEBlock", "concat_time"]
+__all__ = [
+    "ConcatConv",
+    "ConcatLinear",
+    "ECGDynamics",
+    "MLPDynamics",
+    "MNISTDynamics",
+    "ODEBlock",
+    "PreActBlock1d",
+    "concat_time",
+    "ecg_odenet",
+    "ecg_resnet",
+    "mnist_odenet",
+    "mnist_resnet",
+    "ode_blocks",
+    "spiral_dynamics",
+]
 
 
 def concat_time(t: float | Tensor, h: Tensor) -> Tensor:
@@ -50,6 +72,8 @@ class ConcatConv(nn.Module):
 
     ``dims`` is 1 (``nn.Conv1d``, signals) or 2 (``nn.Conv2d``, images); the other arguments
     are those of the convolution, whose ``in_channels`` is one more than given here.
+    ``time_last=True`` appends the time channel after the others instead, as the Review of
+    Literature's MNIST code did; the parameter count is the same.
     """
 
     def __init__(
@@ -61,18 +85,21 @@ class ConcatConv(nn.Module):
         padding: int = 1,
         bias: bool = True,
         dims: int = 2,
+        time_last: bool = False,
     ) -> None:
         super().__init__()
         conv = {1: nn.Conv1d, 2: nn.Conv2d}.get(dims)
         if conv is None:
             raise ValueError(f"dims must be 1 or 2, not {dims!r}")
         self.conv = conv(in_channels + 1, out_channels, kernel_size, stride, padding, bias=bias)
+        self.time_last = time_last
 
     def forward(self, t: float | Tensor, h: Tensor) -> Tensor:
         """Apply the convolution to ``h`` (shape ``(N, C, L)`` or ``(N, C, H, W)``) at ``t``."""
         shape = (h.shape[0], 1, *h.shape[2:])
         t_channel = torch.as_tensor(t, dtype=h.dtype, device=h.device).expand(shape)
-        return self.conv(torch.cat([t_channel, h], dim=1))
+        parts = [h, t_channel] if self.time_last else [t_channel, h]
+        return self.conv(torch.cat(parts, dim=1))
 
 
 class MLPDynamics(nn.Module):
@@ -150,3 +177,216 @@ class ODEBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """The state at the end time ``t1``, same shape as ``x``."""
         return self.trajectory(x, self.t_span)[-1]
+
+
+def ode_blocks(model: nn.Module) -> list[ODEBlock]:
+    """The :class:`ODEBlock` submodules of ``model`` (whose NFE training loops record)."""
+    return [m for m in model.modules() if isinstance(m, ODEBlock)]
+
+
+def _solver(
+    method: str, rtol: float, atol: float, step_size: float | None, adjoint: bool
+) -> dict[str, Any]:
+    """ODEBlock keyword arguments; fixed-step methods take ``step_size`` as an option."""
+    options = {"options": {"step_size": step_size}} if step_size is not None else {}
+    return dict(method=method, rtol=rtol, atol=atol, adjoint=adjoint, **options)
+
+
+# --- 07_spiral_dynamics ------------------------------------------------------------------------
+
+
+class _Autonomous(nn.Module):
+    """``f(t, y) = net(y)``: a network of the state alone, as dynamics."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, t: Tensor, y: Tensor) -> Tensor:
+        """The time derivative at ``y`` (``t`` is ignored)."""
+        return self.net(y)
+
+
+def spiral_dynamics(hidden: int = 50, std: float = 0.1) -> nn.Module:
+    """The spiral's learned dynamics, as the Review of Literature's code built them
+    (07_spiral_dynamics): ``Linear(2, 50) -> tanh -> Linear(50, 2)`` of the state alone,
+    weights drawn from N(0, 0.1²) and biases zero: 252 parameters. Seed torch first."""
+    net = nn.Sequential(nn.Linear(2, hidden), nn.Tanh(), nn.Linear(hidden, 2))
+    for layer in (net[0], net[2]):
+        nn.init.normal_(layer.weight, mean=0.0, std=std)
+        nn.init.zeros_(layer.bias)
+    return _Autonomous(net)
+
+
+# --- 08_mnist_odenet ---------------------------------------------------------------------------
+
+
+def _mnist_stem() -> nn.Sequential:
+    """28x28 -> 26 -> 13 -> 6, 64 channels: 132,096 parameters."""
+    return nn.Sequential(
+        nn.Conv2d(1, 64, 3, 1),
+        nn.BatchNorm2d(64),
+        nn.ReLU(),
+        nn.Conv2d(64, 64, 4, 2, 1),
+        nn.BatchNorm2d(64),
+        nn.ReLU(),
+        nn.Conv2d(64, 64, 4, 2, 1),
+    )
+
+
+def _mnist_head() -> nn.Sequential:
+    """BatchNorm -> global average pool -> Linear(64, 10): 778 parameters."""
+    return nn.Sequential(
+        nn.BatchNorm2d(64), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10)
+    )
+
+
+class MNISTDynamics(nn.Module):
+    """The Review of Literature's MNIST dynamics (08_mnist_odenet): time appended as a 65th
+    channel -> 3x3 conv to 64 (no bias) -> ReLU -> BatchNorm, twice: 75,136 parameters."""
+
+    def __init__(self, channels: int = 64) -> None:
+        super().__init__()
+        self.conv1 = ConcatConv(channels, channels, 3, 1, 1, bias=False, time_last=True)
+        self.norm1 = nn.BatchNorm2d(channels)
+        self.conv2 = ConcatConv(channels, channels, 3, 1, 1, bias=False, time_last=True)
+        self.norm2 = nn.BatchNorm2d(channels)
+
+    def forward(self, t: Tensor, h: Tensor) -> Tensor:
+        """The time derivative ``dh/dt`` at ``(t, h)``, same shape as ``h``."""
+        h = self.norm1(torch.relu(self.conv1(t, h)))
+        return self.norm2(torch.relu(self.conv2(t, h)))
+
+
+class _MNISTResBlock(nn.Module):
+    """``x + f(x)`` with ``f`` the MNIST dynamics without the time channel: 73,984 parameters."""
+
+    def __init__(self, channels: int = 64) -> None:
+        super().__init__()
+        self.f = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, 1, 1, bias=False),
+            nn.ReLU(),
+            nn.BatchNorm2d(channels),
+            nn.Conv2d(channels, channels, 3, 1, 1, bias=False),
+            nn.ReLU(),
+            nn.BatchNorm2d(channels),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.f(x)
+
+
+def mnist_odenet(
+    method: str = "euler",
+    step_size: float | None = 0.05,
+    rtol: float = 1e-3,
+    atol: float = 1e-3,
+    adjoint: bool = True,
+) -> nn.Sequential:
+    """The Review of Literature's MNIST ODE-Net (08_mnist_odenet): stem, one ODE block of
+    :class:`MNISTDynamics` on [0, 1], head; 208,010 parameters.
+
+    Defaults are the source's solver: fixed-step Euler with h = 0.05 (20 steps) and the
+    adjoint method. ``mnist_odenet(method="dopri5", step_size=None)`` solves adaptively
+    with ``rtol``/``atol`` instead (they are ignored by fixed-step methods).
+    """
+    block = ODEBlock(MNISTDynamics(), **_solver(method, rtol, atol, step_size, adjoint))
+    return nn.Sequential(_mnist_stem(), block, _mnist_head())
+
+
+def mnist_resnet(blocks: int = 6) -> nn.Sequential:
+    """The same stem and head with ``blocks`` residual blocks ``x + f(x)`` in place of the ODE
+    block, ``f`` being the ODE-Net's dynamics without the time channel (08_mnist_odenet):
+    576,778 parameters with six blocks."""
+    return nn.Sequential(
+        _mnist_stem(), *(_MNISTResBlock() for _ in range(blocks)), _mnist_head()
+    )
+
+
+# --- 09_ecg_resnet_vs_node ---------------------------------------------------------------------
+
+
+def _group_norm(channels: int = 64) -> nn.GroupNorm:
+    """GroupNorm with 32 groups, as in the ECG code."""
+    return nn.GroupNorm(min(32, channels), channels)
+
+
+def _ecg_stem() -> nn.Sequential:
+    """Length 187 -> 185 -> 92 -> 46, 64 channels: 33,408 parameters."""
+    return nn.Sequential(
+        nn.Conv1d(1, 64, 3, 1),
+        _group_norm(),
+        nn.ReLU(),
+        nn.Conv1d(64, 64, 4, 2, 1),
+        _group_norm(),
+        nn.ReLU(),
+        nn.Conv1d(64, 64, 4, 2, 1),
+    )
+
+
+def _ecg_head() -> nn.Sequential:
+    """GroupNorm -> ReLU -> global average pool -> Linear(64, 5): 453 parameters."""
+    return nn.Sequential(
+        _group_norm(), nn.ReLU(), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(64, 5)
+    )
+
+
+class PreActBlock1d(nn.Module):
+    """A pre-activation residual block (He et al., 2016b) of the ECG ResNet
+    (09_ecg_resnet_vs_node): ``x + conv(relu(gn(conv(relu(gn(x))))))`` with bias-free 3-tap
+    convolutions: 24,832 parameters at 64 channels."""
+
+    def __init__(self, channels: int = 64) -> None:
+        super().__init__()
+        self.norm1 = _group_norm(channels)
+        self.conv1 = nn.Conv1d(channels, channels, 3, padding=1, bias=False)
+        self.norm2 = _group_norm(channels)
+        self.conv2 = nn.Conv1d(channels, channels, 3, padding=1, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.conv1(torch.relu(self.norm1(x)))
+        return x + self.conv2(torch.relu(self.norm2(out)))
+
+
+class ECGDynamics(nn.Module):
+    """The ECG ODE-Net's dynamics (09_ecg_resnet_vs_node): GN -> ReLU -> ConcatConv -> GN ->
+    ReLU -> ConcatConv -> GN, each ConcatConv a 3-tap Conv1d from 65 channels (the time
+    first) to 64 with bias: 25,472 parameters."""
+
+    def __init__(self, channels: int = 64) -> None:
+        super().__init__()
+        self.norm1 = _group_norm(channels)
+        self.conv1 = ConcatConv(channels, channels, 3, 1, 1, dims=1)
+        self.norm2 = _group_norm(channels)
+        self.conv2 = ConcatConv(channels, channels, 3, 1, 1, dims=1)
+        self.norm3 = _group_norm(channels)
+
+    def forward(self, t: Tensor, h: Tensor) -> Tensor:
+        """The time derivative ``dh/dt`` at ``(t, h)``, same shape as ``h``."""
+        h = self.conv1(t, torch.relu(self.norm1(h)))
+        h = self.conv2(t, torch.relu(self.norm2(h)))
+        return self.norm3(h)
+
+
+def ecg_resnet(blocks: int = 6) -> nn.Sequential:
+    """The Math 179 report's ECG ResNet (09_ecg_resnet_vs_node): stem, six
+    :class:`PreActBlock1d`, head; 182,853 parameters."""
+    return nn.Sequential(_ecg_stem(), *(PreActBlock1d() for _ in range(blocks)), _ecg_head())
+
+
+def ecg_odenet(
+    method: str = "dopri5",
+    rtol: float = 1e-3,
+    atol: float = 1e-3,
+    step_size: float | None = None,
+    adjoint: bool = True,
+) -> nn.Sequential:
+    """The Math 179 report's ECG ODE-Net (09_ecg_resnet_vs_node): stem, one ODE block of
+    :class:`ECGDynamics` on [0, 1], head; 59,333 parameters.
+
+    Defaults are the source's solver: torchdiffeq's ``odeint_adjoint`` with dopri5 at
+    rtol = atol = 1e-3. Fixed-step methods (``euler``, ``midpoint``, ``rk4``) take
+    ``step_size`` (without it, one step from 0 to 1).
+    """
+    block = ODEBlock(ECGDynamics(), **_solver(method, rtol, atol, step_size, adjoint))
+    return nn.Sequential(_ecg_stem(), block, _ecg_head())

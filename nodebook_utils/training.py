@@ -17,6 +17,8 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from .models import ode_blocks
+
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -25,17 +27,28 @@ class History:
     """Per-epoch training record returned by :func:`fit`.
 
     ``loss``/``accuracy`` are training-set means over each epoch (accuracy is NaN for
-    non-classification targets), ``seconds`` the wall time of each epoch, ``batch_loss`` every
-    batch's loss, and ``val_loss``/``val_accuracy`` the :func:`evaluate` results on the
-    validation loader when one is given.
+    non-classification targets), ``seconds`` the wall time of each epoch's training steps
+    (validation excluded), ``steps`` the number of batches each epoch trained on,
+    ``batch_loss`` every batch's loss, and ``val_loss``/``val_accuracy`` the :func:`evaluate`
+    results on the validation loader when one is given. For a model with ODE blocks
+    (08_mnist_odenet), ``nfe_forward``/``nfe_backward`` hold every batch's evaluations of the
+    dynamics in the forward and in the backward pass, summed over the blocks.
     """
 
     loss: list[float] = field(default_factory=list)
     accuracy: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
     batch_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_accuracy: list[float] = field(default_factory=list)
+    nfe_forward: list[int] = field(default_factory=list)
+    nfe_backward: list[int] = field(default_factory=list)
+
+    @property
+    def step_seconds(self) -> float:
+        """Mean wall time of one training step over all epochs."""
+        return sum(self.seconds) / max(sum(self.steps), 1)
 
 
 def _correct(output: torch.Tensor, target: torch.Tensor) -> int | None:
@@ -43,6 +56,17 @@ def _correct(output: torch.Tensor, target: torch.Tensor) -> int | None:
     if target.dtype in (torch.int64, torch.int32) and output.dim() == 2:
         return int((output.argmax(dim=1) == target).sum())
     return None
+
+
+def _take_nfe(blocks: list) -> int:
+    """The evaluations counted by ``blocks`` since the last call; the counters restart."""
+    return sum(block.reset_nfe() for block in blocks)
+
+
+def _synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so that a clock read afterwards measures it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def _show_progress(progress: bool) -> bool:
@@ -67,29 +91,36 @@ def fit(
     """Train ``model`` for ``epochs`` epochs; return a :class:`History` (02_convolutional_networks).
 
     One progress bar (``tqdm.auto``) counts the batches of all epochs and shows the epoch
-    and the running loss and accuracy.
+    and the running loss and accuracy (and the last NFE for models with ODE blocks).
     ``max_batches`` stops each epoch early (used by fast mode and by quick experiments);
     ``scheduler.step()`` is called once per epoch when a scheduler is given.
     """
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.to(device)
     history = History()
+    blocks = ode_blocks(model)
     per_epoch = len(train_loader) if max_batches is None else min(max_batches, len(train_loader))
     bar = tqdm(total=epochs * per_epoch, disable=not _show_progress(progress), mininterval=0.5)
     for epoch in range(epochs):
         model.train()
         bar.set_description(f"epoch {epoch + 1}/{epochs}")
+        _synchronize(device)
         start = time.perf_counter()
-        total_loss, total_correct, seen, counted = 0.0, 0, 0, True
+        total_loss, total_correct, seen, counted, steps = 0.0, 0, 0, True, 0
         for i, (x, y) in enumerate(train_loader):
             if i >= per_epoch:
                 break
             x, y = x.to(device), y.to(device)
             optimizer.zero_grad(set_to_none=True)
+            _take_nfe(blocks)
             output = model(x)
             loss = loss_fn(output, y)
+            nfe_forward = _take_nfe(blocks)
             loss.backward()
             optimizer.step()
+            if blocks:
+                history.nfe_forward.append(nfe_forward)
+                history.nfe_backward.append(_take_nfe(blocks))
             n = len(x)
             total_loss += loss.item() * n
             seen += n
@@ -100,11 +131,14 @@ def fit(
             postfix = {"loss": f"{total_loss / seen:.4f}"}
             if counted:
                 postfix["acc"] = f"{total_correct / seen:.3f}"
+            if blocks:
+                postfix["nfe"] = f"{nfe_forward}+{history.nfe_backward[-1]}"
             bar.set_postfix(postfix, refresh=False)
             bar.update()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+            steps += 1
+        _synchronize(device)
         history.seconds.append(time.perf_counter() - start)
+        history.steps.append(steps)
         history.loss.append(total_loss / max(seen, 1))
         history.accuracy.append(total_correct / seen if counted and seen else float("nan"))
         if scheduler is not None:
@@ -126,13 +160,23 @@ def evaluate(
     device: torch.device | str | None = None,
     max_batches: int | None = None,
     progress: bool = True,
-) -> dict[str, float]:
+    predictions: bool = False,
+) -> dict[str, Any]:
     """Mean loss, accuracy (NaN for non-class targets) and seconds on ``loader``
-    (02_convolutional_networks)."""
+    (02_convolutional_networks).
+
+    For a model with ODE blocks, ``nfe`` is the mean number of evaluations of the dynamics
+    per batch (08_mnist_odenet). ``predictions=True`` adds the predicted classes and the
+    targets as int64 tensors, ``predicted`` and ``target`` (09_ecg_resnet_vs_node).
+    """
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.to(device).eval()
+    blocks = ode_blocks(model)
+    _take_nfe(blocks)
+    _synchronize(device)
     start = time.perf_counter()
-    total_loss, total_correct, seen, counted = 0.0, 0, 0, True
+    total_loss, total_correct, seen, counted, batches_seen = 0.0, 0, 0, True, 0
+    predicted, targets = [], []
     batches = tqdm(loader, desc="evaluate", leave=False, disable=not _show_progress(progress))
     for i, (x, y) in enumerate(batches):
         if max_batches is not None and i >= max_batches:
@@ -141,15 +185,60 @@ def evaluate(
         output = model(x)
         total_loss += loss_fn(output, y).item() * len(x)
         seen += len(x)
+        batches_seen += 1
         correct = _correct(output, y)
         counted = counted and correct is not None
         total_correct += correct or 0
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return {
+        if predictions:
+            predicted.append(output.argmax(dim=1).cpu())
+            targets.append(y.cpu())
+    _synchronize(device)
+    result: dict[str, Any] = {
         "loss": total_loss / max(seen, 1),
         "accuracy": total_correct / seen if counted and seen else float("nan"),
         "seconds": time.perf_counter() - start,
+    }
+    if blocks:
+        result["nfe"] = _take_nfe(blocks) / max(batches_seen, 1)
+    if predictions:
+        empty = torch.zeros(0, dtype=torch.int64)
+        result["predicted"] = torch.cat(predicted) if predicted else empty
+        result["target"] = torch.cat(targets) if targets else empty
+    return result
+
+
+def confusion_matrix(target: torch.Tensor, predicted: torch.Tensor, classes: int) -> torch.Tensor:
+    """``classes x classes`` counts: row = true class, column = predicted class
+    (02_convolutional_networks)."""
+    index = target.to(torch.int64) * classes + predicted.to(torch.int64)
+    return torch.bincount(index, minlength=classes * classes).reshape(classes, classes)
+
+
+def classification_report(confusion: torch.Tensor) -> dict[str, Any]:
+    """Accuracy, per-class precision, recall, F1 and support, and the macro means, from a
+    confusion matrix (rows true, columns predicted) (09_ecg_resnet_vs_node).
+
+    Precision of class c is the share of beats predicted c that are c; recall, the share of
+    beats of class c predicted c; F1, their harmonic mean. A ratio with a zero denominator is
+    0, as scikit-learn reports it by default.
+    """
+    m = confusion.to(torch.float64)
+    true_pos, predicted, support = m.diagonal(), m.sum(dim=0), m.sum(dim=1)
+
+    def ratio(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.where(b > 0, a / b.clamp(min=1e-300), torch.zeros_like(a))
+
+    precision, recall = ratio(true_pos, predicted), ratio(true_pos, support)
+    f1 = ratio(2 * precision * recall, precision + recall)
+    return {
+        "accuracy": (true_pos.sum() / m.sum().clamp(min=1)).item(),
+        "precision": precision.tolist(),
+        "recall": recall.tolist(),
+        "f1": f1.tolist(),
+        "support": [int(n) for n in support.tolist()],
+        "macro_precision": precision.mean().item(),
+        "macro_recall": recall.mean().item(),
+        "macro_f1": f1.mean().item(),
     }
 
 

@@ -40,7 +40,7 @@ def test_concat_conv_adds_a_time_channel(dims):
     assert out.shape == (2, 6, *spatial)
     t_channel = torch.full((2, 1, *spatial), 0.3)
     torch.testing.assert_close(out, layer.conv(torch.cat([t_channel, h], dim=1)))
-    # the ECG ODE-Net's ConcatConv (seed experiments): Conv1d(65, 64, 3) with bias
+    # the ECG ODE-Net's ConcatConv (Math 179 report): Conv1d(65, 64, 3) with bias
     assert count_parameters(ConcatConv(64, 64, dims=1)) == 12_544
     with pytest.raises(ValueError, match="dims"):
         ConcatConv(4, 6, dims=3)

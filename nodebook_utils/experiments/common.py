@@ -1,0 +1,248 @@
+"""What every experiment shares (07_spiral_dynamics onwards): its configuration per mode, the
+description of the machine, JSON results and the command line.
+
+An experiment is a module with ``NAME``, ``CONFIGS`` (one dict per mode) and
+``run(**config) -> dict``. :func:`resolve` fills in the current mode's configuration and
+refuses unknown keys; :func:`new_result` starts the result with everything needed to judge
+it later (configuration, versions, hardware, device, start time, load); :func:`finish`
+stamps the end. :func:`main` is the command line
+``python -m nodebook_utils.experiments.<name> --mode fast|standard|full --out DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import platform
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..config import MODES, get_settings, short_path
+
+__all__ = [
+    "default_config",
+    "environment",
+    "finish",
+    "hardware",
+    "jsonable",
+    "load_result",
+    "main",
+    "new_result",
+    "resolve",
+    "save_result",
+    "threads",
+    "timed",
+]
+
+
+def default_config(configs: Mapping[str, Mapping[str, Any]], mode: str | None = None) -> dict:
+    """A deep copy of the configuration for ``mode`` (default: the settings' mode, picked
+    with ``cfg.pick``)."""
+    cfg = get_settings()
+    if mode is not None:
+        if mode not in MODES:
+            raise ValueError(f"mode={mode!r}; choose one of {', '.join(MODES)}")
+        cfg = dataclasses.replace(cfg, mode=mode)
+    chosen = cfg.pick(fast=configs["fast"], standard=configs["standard"], full=configs["full"])
+    return {"mode": cfg.mode, **json.loads(json.dumps(chosen))}
+
+
+def resolve(configs: Mapping[str, Mapping[str, Any]], overrides: Mapping[str, Any]) -> dict:
+    """The configuration of one run: the mode's defaults (``mode=`` in ``overrides`` picks
+    another mode) updated with ``overrides``; an unknown key raises ``TypeError``."""
+    overrides = dict(overrides)
+    config = default_config(configs, overrides.pop("mode", None))
+    unknown = sorted(set(overrides) - set(config))
+    if unknown:
+        raise TypeError(f"unknown configuration keys {unknown}; known: {sorted(config)}")
+    config.update(overrides)
+    return config
+
+
+def environment() -> dict[str, str]:
+    """Versions of Python and of the libraries an experiment's numbers depend on."""
+    import torchdiffeq
+
+    from .. import __version__
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchdiffeq": torchdiffeq.__version__,
+        "numpy": np.__version__,
+        "nodebook_utils": __version__,
+        "commit": _commit(),
+    }
+
+
+def _commit() -> str | None:
+    """The course repository's commit, with ``+changes`` when the work tree differs from it,
+    or None outside a git checkout."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root,
+                              capture_output=True, text=True, timeout=10, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def hardware(device: torch.device | str | None = None) -> dict[str, Any]:
+    """The machine in words and numbers: CPU model, logical cores, torch's threads, the
+    device, the GPU's name and memory when the device is a GPU."""
+    device = torch.device(device) if device is not None else get_settings().device
+    info: dict[str, Any] = {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "system": f"{platform.system()} {platform.machine()}",
+        "device": str(device),
+    }
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        info["gpu"] = props.name
+        info["gpu_memory_gb"] = round(props.total_memory / 2**30, 1)
+    info["summary"] = (
+        f"{info.get('gpu', info['cpu'])}, {info['cores']} logical CPU cores, "
+        f"{info['threads']} torch threads, device {device}"
+    )
+    return info
+
+
+def _load() -> list[float] | None:
+    """The 1-minute load average and its companions, or None where unavailable."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def new_result(name: str, config: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
+    """The start of a result: experiment name, mode, full configuration, versions, hardware,
+    device, start time and load average (so that a busy machine is visible)."""
+    return {
+        "experiment": name,
+        "mode": config["mode"],
+        "config": dict(config),
+        "environment": environment(),
+        "hardware": hardware(device),
+        "device": str(device),
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "load_average_start": _load(),
+    }
+
+
+def finish(result: dict[str, Any], start: float) -> dict[str, Any]:
+    """Stamp the wall time since ``start`` (``time.perf_counter()``) and the load average,
+    and make the result JSON-serialisable."""
+    result["wall_seconds"] = time.perf_counter() - start
+    result["load_average_end"] = _load()
+    return jsonable(result)
+
+
+@contextmanager
+def threads(n: int | None):
+    """Run the ``with`` block with ``torch.set_num_threads(n)`` (``None``: unchanged)."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def timed(fn: Callable[[], Any], device: torch.device) -> tuple[Any, float]:
+    """``fn()`` and its wall time in seconds, the device synchronised before and after."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    value = fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return value, time.perf_counter() - start
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with tensors, arrays, tuples, paths and numpy scalars turned into plain JSON
+    values; NaN and infinities become ``None`` (JSON has no NaN)."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().tolist()
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return short_path(value)
+    return value
+
+
+def result_name(result: Mapping[str, Any]) -> str:
+    """The file name of a result: ``<experiment>-<mode>.json``."""
+    return f"{result['experiment']}-{result['mode']}.json"
+
+
+def save_result(result: Mapping[str, Any], out: str | Path) -> Path:
+    """Write ``result`` as ``<out>/<experiment>-<mode>.json`` and return the path."""
+    path = Path(out) / result_name(result)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(jsonable(result), indent=1) + "\n")
+    return path
+
+
+def load_result(path: str | Path) -> dict[str, Any]:
+    """Read a result written by :func:`save_result`; it must name its experiment and mode."""
+    result = json.loads(Path(path).read_text())
+    if not isinstance(result, dict) or not {"experiment", "mode", "config"} <= set(result):
+        raise ValueError(f"{Path(path).name} is not an experiment result of this course")
+    return result
+
+
+def main(
+    name: str, run: Callable[..., dict], summary: Callable[[dict], str],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """``python -m nodebook_utils.experiments.<name> --mode MODE --out DIR``: run the
+    experiment in that mode's configuration, print its summary, write its JSON into DIR."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m nodebook_utils.experiments.{name}",
+        description=f"Run the {name} experiment and write <out>/{name}-<mode>.json.",
+    )
+    parser.add_argument("--mode", choices=MODES, default=get_settings().mode)
+    parser.add_argument("--out", default="results", help="folder for the JSON (default: results)")
+    args = parser.parse_args(argv)
+    result = run(mode=args.mode)
+    print(summary(result))
+    path = save_result(result, args.out)
+    print(f"wrote {short_path(path)}")
+    return 0
