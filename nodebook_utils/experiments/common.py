@@ -176,12 +176,12 @@ def threads(n: int | None):
         torch.set_num_threads(before)
 
 
-def timed(fn: Callable[[], Any], device: torch.device) -> tuple[Any, float]:
-    """``fn()`` and its wall time in seconds, the device synchronised before and after."""
+def timed(fn: Callable[..., Any], device: torch.device, *args: Any) -> tuple[Any, float]:
+    """``fn(*args)`` and its wall time in seconds, the device synchronised before and after."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     start = time.perf_counter()
-    value = fn()
+    value = fn(*args)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return value, time.perf_counter() - start

@@ -981,3 +981,11 @@ def check_logistic_residual(
                           "weights is wrong: pass create_graph=True to torch.autograd.grad "
                           "so that dy/dt itself can be differentiated")
     return report(name, True)
+
+
+# --- lessons 07 to 09: one module each, re-exported here ----------------------------------
+# (imported last: they build on report, _call and the helpers above)
+
+from .ecg_resnet_vs_node import *  # noqa: E402, F403
+from .mnist_odenet import *  # noqa: E402, F403
+from .spiral_dynamics import *  # noqa: E402, F403

@@ -1,0 +1,202 @@
+"""The experiments' run(**config) with tiny settings: structure, JSON, learning, exact counts."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from nodebook_utils import data, models
+from nodebook_utils.experiments import common, ecg, mnist, spiral
+from nodebook_utils.training import count_parameters
+
+
+def test_factories_have_the_sources_parameter_counts():
+    assert count_parameters(models.ecg_resnet()) == 182_853
+    assert count_parameters(models.ecg_odenet()) == 59_333
+    assert count_parameters(models.PreActBlock1d()) == 24_832
+    assert count_parameters(models.ECGDynamics()) == 25_472
+    assert count_parameters(models.mnist_odenet()) == 208_010
+    assert count_parameters(models.mnist_resnet()) == 576_778
+    assert count_parameters(models.spiral_dynamics()) == 252
+
+
+def test_factories_default_to_the_sources_solvers():
+    ode = models.ode_blocks(models.ecg_odenet())[0]
+    assert (ode.method, ode.rtol, ode.atol, ode.adjoint) == ("dopri5", 1e-3, 1e-3, True)
+    mnist_block = models.ode_blocks(models.mnist_odenet())[0]
+    assert (mnist_block.method, mnist_block.adjoint) == ("euler", True)
+    assert mnist_block.solver_kwargs == {"options": {"step_size": 0.05}}
+    x = torch.randn(2, 1, 28, 28)
+    mnist_block_net = models.mnist_odenet()
+    mnist_block_net(x)
+    assert models.ode_blocks(mnist_block_net)[0].nfe == 20  # 20 Euler steps on [0, 1]
+
+
+def test_mnist_dynamics_append_the_time_channel_last():
+    f = models.MNISTDynamics().eval()
+    h = torch.randn(2, 64, 6, 6)
+    conv = f.conv1.conv
+    t_channel = torch.full((2, 1, 6, 6), 0.3)
+    expected = conv(torch.cat([h, t_channel], dim=1))
+    torch.testing.assert_close(f.conv1(torch.tensor(0.3), h), expected)
+
+
+def test_spiral_dynamics_initialisation():
+    torch.manual_seed(0)
+    f = models.spiral_dynamics()
+    first, last = f.net[0], f.net[2]
+    assert torch.count_nonzero(first.bias) == 0 and torch.count_nonzero(last.bias) == 0
+    assert 0.07 < first.weight.std().item() < 0.13  # N(0, 0.1²), 100 draws
+    y = torch.randn(5, 2)
+    assert torch.equal(f(torch.tensor(0.0), y), f(torch.tensor(3.0), y))  # autonomous
+
+
+def test_resolve_takes_the_modes_config_and_refuses_unknown_keys():
+    config = common.resolve(spiral.CONFIGS, {"mode": "fast", "seeds": [3]})
+    assert config["mode"] == "fast" and config["seeds"] == [3]
+    assert config["iterations"] == spiral.CONFIGS["fast"]["iterations"]
+    with pytest.raises(TypeError, match="unknown configuration keys"):
+        common.resolve(spiral.CONFIGS, {"mode": "fast", "epochz": 3})
+    with pytest.raises(ValueError, match="mode"):
+        common.resolve(spiral.CONFIGS, {"mode": "quick"})
+
+
+def test_jsonable_handles_tensors_arrays_and_nan():
+    value = {"a": torch.tensor([1.0, 2.0]), "b": np.float32(0.5), "c": (1, float("nan")),
+             3: np.arange(2)}
+    assert common.jsonable(value) == {"a": [1.0, 2.0], "b": 0.5, "c": [1, None], "3": [0, 1]}
+
+
+def _check_common_fields(result, name):
+    assert result["experiment"] == name and result["mode"] == "fast"
+    for key in ("config", "environment", "hardware", "device", "wall_seconds"):
+        assert key in result
+    assert result["environment"]["torch"] == torch.__version__
+    assert result["hardware"]["cores"] >= 1
+    json.dumps(result, allow_nan=False)  # plain JSON, no NaN
+
+
+def test_spiral_run_learns_and_reports_paired_comparisons(tmp_path):
+    result = spiral.run(mode="fast", solvers=["euler", "rk4"], adjoint=[False, True],
+                        seeds=[0, 1], iterations=31, snapshots=[0, 30])
+    _check_common_fields(result, "spiral")
+    assert len(result["runs"]) == 2 * 2 * 2
+    for r in result["runs"]:
+        assert len(r["loss"]) == 31 and r["train_seconds"] > 0
+        assert np.mean(r["loss"][-5:]) < np.mean(r["loss"][:5])  # training lowers the loss
+        assert r["snapshots"]["30"]["mse"] == pytest.approx(r["final_mse"])
+        assert r["nfe_forward"][0] == 9 * (1 if r["solver"] == "euler" else 4)  # the data grid
+        assert (r["nfe_backward"][0] > 0) == r["adjoint"]
+    with_trajectory = [r for r in result["runs"] if "trajectory" in r["snapshots"]["0"]]
+    assert {r["seed"] for r in with_trajectory} == {0}
+    assert set(result["summary"]) == {"euler", "rk4", "euler+adjoint", "rk4+adjoint"}
+    assert len(result["pairs"]) == 2 and all(p["seeds"] == 2 for p in result["pairs"])
+    # the same seed gives the same start: euler with and without the adjoint agree at iteration 0
+    first = {(r["solver"], r["adjoint"], r["seed"]): r["loss"][0] for r in result["runs"]}
+    assert first[("euler", False, 0)] == pytest.approx(first[("euler", True, 0)], rel=1e-5)
+    path = common.save_result(result, tmp_path)
+    assert path.name == "spiral-fast.json" and common.load_result(path)["runs"]
+
+
+def test_spiral_ranking_statistics_on_known_numbers():
+    runs = [
+        {"solver": s, "adjoint": False, "seed": seed, "train_seconds": 1.0, "final_mse": mse,
+         "nfe_forward": [1], "nfe_backward": [0]}
+        for s, mses in {"a": [1.0, 2.0, 3.0], "b": [1.5, 2.4, 3.6]}.items()
+        for seed, mse in enumerate(mses)
+    ]
+    out = spiral.compare(runs)
+    assert out["summary"]["a"]["final_mse"] == {"mean": 2.0, "std": 1.0}
+    (pair,) = out["pairs"]
+    assert pair["mean_difference"] == pytest.approx(-0.5)
+    assert pair["a_better_in"] == 3
+    from scipy import stats
+
+    assert pair["p_value"] == pytest.approx(stats.ttest_rel([1, 2, 3], [1.5, 2.4, 3.6]).pvalue)
+
+
+def test_mnist_run_reports_accuracy_time_and_nfe():
+    result = mnist.run(mode="fast", models=["odenet_euler", "resnet"], limit=256, max_batches=8)
+    _check_common_fields(result, "mnist")
+    euler, resnet = result["runs"]["odenet_euler"], result["runs"]["resnet"]
+    assert euler["parameters"] == 208_010 and resnet["parameters"] == 576_778
+    assert euler["steps"] == 8 and len(euler["nfe_forward"]) == 8
+    assert set(euler["nfe_forward"]) == {20} and set(euler["nfe_backward"]) == {20}
+    assert resnet["nfe_forward_mean"] is None
+    for r in (euler, resnet):
+        assert 0.0 <= r["initial_test_accuracy"] <= 1.0
+        assert r["test_accuracy"] > r["initial_test_accuracy"]
+        assert np.mean(r["batch_loss"][-3:]) < np.mean(r["batch_loss"][:3])
+        assert r["seconds_per_full_epoch"] > 0 and r["eval_test_seconds"] > 0
+    assert result["data"] == {"train_images": 256, "test_images": 256, "batches_per_epoch": 8,
+                              "per_class": 500}
+
+
+def test_mnist_full_training_set_offline_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("NODEBOOK_OFFLINE", "1")
+    if data._full_train_available():
+        pytest.skip("the full MNIST training images are cached here")
+    with pytest.raises(data.DataUnavailableError, match="train-images"):
+        mnist.run(mode="full", models=["resnet"])
+
+
+def test_ecg_run_reports_every_measure_for_both_models():
+    budget = {"resnet": {"epochs": 1, "max_batches": 8}, "odenet": {"epochs": 1, "max_batches": 1}}
+    result = ecg.run(mode="fast", protocols=["kaggle"], budget={"kaggle": budget})
+    _check_common_fields(result, "ecg")
+    part = result["protocols"]["kaggle"]
+    resnet, odenet = part["runs"]["resnet"], part["runs"]["odenet"]
+    assert resnet["parameters"] == 182_853 and odenet["parameters"] == 59_333
+    assert np.mean(resnet["train"]["batch_loss"][-3:]) < np.mean(resnet["train"]["batch_loss"][:3])
+    assert odenet["nfe"]["forward"][0] >= 6 and odenet["nfe"]["backward"][0] >= 6  # dopri5
+    assert resnet["nfe"]["forward_mean"] is None
+    for r in (resnet, odenet):
+        test = r["test"]
+        n = sum(test["support"])
+        assert n == sum(part["data"]["counts"]["test"]) == r["timing"]["eval_test_beats"]
+        assert np.sum(test["confusion"]) == n and len(test["f1"]) == 5
+        assert test["accuracy"] == pytest.approx(np.trace(test["confusion"]) / n)
+        assert r["timing"]["train_step_ms"] > 0 and r["timing"]["epoch_estimated"]
+        assert r["memory"]["measure"]
+        assert len(r["train"]["val_accuracy"]) == 1
+    assert part["ratios"]["train_step"] == pytest.approx(
+        odenet["timing"]["train_step_ms"] / resnet["timing"]["train_step_ms"])
+    counts = part["data"]["counts"]
+    assert sum(counts["val"]) > 0 and part["data"]["sampling_rate_hz"] == 125
+
+
+def test_ecg_validation_is_held_out_of_the_training_set_not_the_test_set():
+    split = ecg.load_data("kaggle", records=list(data.FAST_RECORDS), val_fraction=0.1)
+    x_all, _ = data.load_heartbeats("train", records=data.FAST_RECORDS)
+    x_test, _ = data.load_heartbeats("test", records=data.FAST_RECORDS)
+    assert len(split["train"][0]) + len(split["val"][0]) == len(x_all)
+    assert len(split["test"][0]) == len(x_test)
+    assert split["train"][0].shape[1:] == (1, 187)
+    val_rows = {tuple(row.tolist()) for row in split["val"][0][:, 0][:50]}
+    test_rows = {tuple(row.tolist()) for row in x_test}
+    assert not val_rows & test_rows
+
+
+def test_ecg_inter_patient_with_kaggle_csvs_is_refused():
+    with pytest.raises(ValueError, match="inter-patient"):
+        ecg.load_data("inter-patient", source="kaggle")
+
+
+def test_holdout_split_is_stratified_and_disjoint():
+    labels = np.repeat(np.arange(5), [500, 30, 60, 2, 1])
+    split = data.holdout_split(labels, 0.1, seed=3)
+    assert not set(split["train"]) & set(split["val"])
+    assert len(split["train"]) + len(split["val"]) == len(labels)
+    assert np.bincount(labels[split["val"]], minlength=5).tolist() == [50, 3, 6, 1, 0]
+    with pytest.raises(ValueError):
+        data.holdout_split(labels, 1.5)
+
+
+def test_experiment_command_line_writes_json(tmp_path, capsys):
+    assert common.main("spiral", lambda mode: spiral.run(
+        mode=mode, solvers=["euler"], adjoint=[False], seeds=[0], iterations=3, snapshots=[2]),
+        spiral.summary, ["--mode", "fast", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "euler" in out and "spiral-fast.json" in out
+    assert common.load_result(tmp_path / "spiral-fast.json")["config"]["iterations"] == 3
