@@ -50,6 +50,15 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
+def run_time_text(number: int) -> str:
+    """How a lesson's first cell states its measured standard-mode run time, e.g.
+    ``"about 3 min on 2 CPU cores (standard mode)"``; a test keeps the two in step."""
+    seconds = LESSONS[number].cpu_seconds
+    if seconds is None:
+        return "not measured yet on 2 CPU cores (standard mode)"
+    return f"about {_duration(seconds)} on 2 CPU cores (standard mode)"
+
+
 def roadmap_markdown() -> str:
     """The roadmap as a Markdown table (README.md and 00_start_here show it)."""
     rows = [

@@ -7,6 +7,7 @@ in greyscale too.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib as mpl
@@ -66,4 +67,24 @@ def savefig(fig: plt.Figure, name: str, *, force: bool = False) -> Path | None:
     path = FIGURES / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
+    return path
+
+
+def show(fig: plt.Figure, name: str, alt: str) -> Path | None:
+    """Save ``fig`` as :func:`savefig` does, then display it in the notebook with its alt
+    text, and close it (07_spiral_dynamics).
+
+    The alt text describes what the figure shows for a reader who cannot see it; it is
+    stored in the output's metadata, where nbconvert's HTML export and screen readers find
+    it (``plt.show()`` gives an image without one). Returns the saved path, if any.
+    """
+    from IPython.display import Image, display
+
+    if not alt or not alt.strip():
+        raise ValueError("describe the figure in alt: what does it show?")
+    path = savefig(fig, name)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=mpl.rcParams["figure.dpi"])
+    plt.close(fig)
+    display(Image(data=buffer.getvalue(), format="png"), metadata={"image/png": {"alt": alt}})
     return path

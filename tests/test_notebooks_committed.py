@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from nodebook_utils.course import LESSONS, run_time_text
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 # Absolute prefixes that would reveal the machine a notebook ran on.
@@ -48,3 +50,15 @@ def test_lesson_template(path):
     markdown = "\n".join(texts).lower()
     assert "run time" in first and ("you will" in first or "objectives" in first)
     assert "summary" in markdown and "references" in markdown
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if int(p.name[:2]) >= 7],
+                         ids=lambda p: p.name)
+def test_header_run_time_is_the_roadmaps(path):
+    """The run time in the first cell is the measured one that README and 00 show."""
+    first = "".join(json.loads(path.read_text())["cells"][0]["source"])
+    number = int(path.name[:2])
+    assert LESSONS[number].notebook == path.name
+    assert run_time_text(number) in " ".join(first.split()), (
+        f"state the run time as: {run_time_text(number)}"
+    )

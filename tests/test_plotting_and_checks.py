@@ -5,6 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+import pytest
 import torch
 
 from nodebook_utils import checks, plotting
@@ -65,3 +66,21 @@ def test_check_function_reports_first_difference(capsys):
     assert out[1].startswith("FAIL double: case 1: values differ")
     assert "case 1: shape (4,), expected (2, 2)" in out[2]
     assert out[3] == "FAIL todo: not implemented yet"
+
+
+def test_show_displays_the_figure_with_its_alt_text(monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, metadata=None: shown.append(
+        (obj, metadata)))
+    monkeypatch.setenv("NODEBOOK_MODE", "fast")  # fast mode writes no file
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    assert plotting.show(fig, "test_show", alt="A line falling from 1 to 0.") is None
+    (image, metadata), = shown
+    assert image.data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert metadata == {"image/png": {"alt": "A line falling from 1 to 0."}}
+    assert not plt.fignum_exists(fig.number)  # closed, so the inline backend shows it once
+    with pytest.raises(ValueError, match="alt"):
+        plotting.show(plt.figure(), "test_show", alt=" ")
