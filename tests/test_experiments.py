@@ -77,21 +77,22 @@ def _check_common_fields(result, name):
     json.dumps(result, allow_nan=False)  # plain JSON, no NaN
 
 
-def test_spiral_run_learns_and_reports_paired_comparisons(tmp_path):
-    result = spiral.run(mode="fast", solvers=["euler", "rk4"], adjoint=[False, True],
-                        seeds=[0, 1], iterations=31, snapshots=[0, 30])
+def test_spiral_run_learns_and_reports_paired_comparisons(tiny_spiral, tmp_path):
+    result = tiny_spiral
     _check_common_fields(result, "spiral")
-    assert len(result["runs"]) == 2 * 2 * 2
+    assert len(result["runs"]) == 3 * 2 * 2
     for r in result["runs"]:
         assert len(r["loss"]) == 31 and r["train_seconds"] > 0
         assert np.mean(r["loss"][-5:]) < np.mean(r["loss"][:5])  # training lowers the loss
         assert r["snapshots"]["30"]["mse"] == pytest.approx(r["final_mse"])
-        assert r["nfe_forward"][0] == 9 * (1 if r["solver"] == "euler" else 4)  # the data grid
+        if r["solver"] != "dopri5":  # fixed steps on the data grid: 9 steps per window
+            assert r["nfe_forward"][0] == 9 * (1 if r["solver"] == "euler" else 4)
         assert (r["nfe_backward"][0] > 0) == r["adjoint"]
     with_trajectory = [r for r in result["runs"] if "trajectory" in r["snapshots"]["0"]]
     assert {r["seed"] for r in with_trajectory} == {0}
-    assert set(result["summary"]) == {"euler", "rk4", "euler+adjoint", "rk4+adjoint"}
-    assert len(result["pairs"]) == 2 and all(p["seeds"] == 2 for p in result["pairs"])
+    assert set(result["summary"]) == {f"{s}{a}" for s in ("euler", "rk4", "dopri5")
+                                      for a in ("", "+adjoint")}
+    assert len(result["pairs"]) == 6 and all(p["seeds"] == 2 for p in result["pairs"])
     # the same seed gives the same start: euler with and without the adjoint agree at iteration 0
     first = {(r["solver"], r["adjoint"], r["seed"]): r["loss"][0] for r in result["runs"]}
     assert first[("euler", False, 0)] == pytest.approx(first[("euler", True, 0)], rel=1e-5)
@@ -116,8 +117,8 @@ def test_spiral_ranking_statistics_on_known_numbers():
     assert pair["p_value"] == pytest.approx(stats.ttest_rel([1, 2, 3], [1.5, 2.4, 3.6]).pvalue)
 
 
-def test_mnist_run_reports_accuracy_time_and_nfe():
-    result = mnist.run(mode="fast", models=["odenet_euler", "resnet"], limit=256, max_batches=8)
+def test_mnist_run_reports_accuracy_time_and_nfe(tiny_mnist):
+    result = tiny_mnist
     _check_common_fields(result, "mnist")
     euler, resnet = result["runs"]["odenet_euler"], result["runs"]["resnet"]
     assert euler["parameters"] == 208_010 and resnet["parameters"] == 576_778
@@ -131,6 +132,8 @@ def test_mnist_run_reports_accuracy_time_and_nfe():
         assert r["seconds_per_full_epoch"] > 0 and r["eval_test_seconds"] > 0
     assert result["data"] == {"train_images": 256, "test_images": 256, "batches_per_epoch": 8,
                               "per_class": 500}
+    dopri5 = result["runs"]["odenet_dopri5"]
+    assert all((n - 2) % 6 == 0 for n in dopri5["nfe_forward"])  # 2 + 6 per Dopri5 step
 
 
 def test_mnist_full_training_set_offline_is_a_clear_error(monkeypatch):
@@ -141,9 +144,8 @@ def test_mnist_full_training_set_offline_is_a_clear_error(monkeypatch):
         mnist.run(mode="full", models=["resnet"])
 
 
-def test_ecg_run_reports_every_measure_for_both_models():
-    budget = {"resnet": {"epochs": 1, "max_batches": 8}, "odenet": {"epochs": 1, "max_batches": 1}}
-    result = ecg.run(mode="fast", protocols=["kaggle"], budget={"kaggle": budget})
+def test_ecg_run_reports_every_measure_for_both_models(tiny_ecg):
+    result = tiny_ecg
     _check_common_fields(result, "ecg")
     part = result["protocols"]["kaggle"]
     resnet, odenet = part["runs"]["resnet"], part["runs"]["odenet"]

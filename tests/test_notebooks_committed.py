@@ -62,3 +62,27 @@ def test_header_run_time_is_the_roadmaps(path):
     assert run_time_text(number) in " ".join(first.split()), (
         f"state the run time as: {run_time_text(number)}"
     )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_execution_timing_metadata(path):
+    """Run with record_timing=False (make notebooks does): timestamps are noise in a diff."""
+    for i, cell in enumerate(code_cells(path)):
+        assert "execution" not in cell["metadata"], f"cell {i} holds execution timestamps"
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if int(p.name[:2]) >= 7],
+                         ids=lambda p: p.name)
+def test_solutions_are_hidden_tagged_and_say_so(path):
+    """Solution cells: hidden, tagged "solution", first line says so; at least two exercises."""
+    cells = code_cells(path)
+    solutions = [c for c in cells if "solution" in c["metadata"].get("tags", [])]
+    assert len(solutions) >= 2
+    for cell in solutions:
+        assert cell["metadata"].get("jupyter", {}).get("source_hidden") is True
+        assert "".join(cell["source"]).splitlines()[0].startswith("# Solution to exercise")
+    for cell in cells:
+        source = "".join(cell["source"])
+        assert "NBVAL_" not in source, "use nbval's cell tags, not # NBVAL_ comments"
+        if "solution" not in cell["metadata"].get("tags", []):
+            assert not source.startswith("# Solution")

@@ -199,7 +199,7 @@ def check_output_sizes(
     of size ``n``; each layer is ``(k, s, p)`` or ``(k, s, p, d)``. ``answer`` holds one size
     per layer (an int is fine for a single layer). The hint names the first wrong layer and
     the likely slip without giving the number away (01_discrete_convolution)."""
-    from .convolution import output_size
+    from ..convolution import output_size
 
     if answer is None or answer is ...:
         return report(name, False, "no answer yet: replace the placeholder with your answer")
@@ -238,7 +238,7 @@ def check_receptive_field(
     """Check the receptive field (input pixels along one axis) of one output of a stack of
     convolutions with the given kernel sizes, strides and dilations; the hint names the likely
     slip (01_discrete_convolution)."""
-    from .convolution import receptive_field
+    from ..convolution import receptive_field
 
     if answer is None or answer is ...:
         return report(name, False, "no answer yet: replace the placeholder with your answer")
@@ -481,7 +481,7 @@ def check_rk_step(
     batched and backward-in-time problems (float64), and that it calls ``f`` once per stage.
     The hint names the likely slip: another method's step, stage times left at ``t``, the
     increment returned instead of the new state (04_resnets_as_euler)."""
-    from .solvers import EULER, MIDPOINT, RK4, rk_step
+    from ..solvers import EULER, MIDPOINT, RK4, rk_step
 
     stages = len(tableau.b)
     for i, (f, t, y, h, what) in enumerate(_rk_cases()):
@@ -603,7 +603,7 @@ def check_nfe_formula(name: str, fn: Callable[..., Any]) -> Verdict:
     ``"euler"``, ``"midpoint"`` or ``"rk4"``, against the calls counted with
     :class:`~nodebook_utils.solvers.CountNFE` for 1, 3 and 10 steps; the hint does not give the
     count away (04_resnets_as_euler)."""
-    from .solvers import CountNFE, odeint
+    from ..solvers import CountNFE, odeint
 
     for method in ("euler", "midpoint", "rk4"):
         for n in (1, 3, 10):
@@ -642,7 +642,7 @@ def check_conv_parameters(name: str, fn: Callable[[int, int, int], Any]) -> Verd
     (02_convolutional_networks)."""
     from torch import nn
 
-    from .training import count_parameters
+    from ..training import count_parameters
 
     for alpha, beta, f in [(1, 16, 5), (16, 32, 5), (3, 64, 3), (64, 128, 1), (2, 3, 4)]:
         where = f"C({alpha}, {beta}, {f})"
@@ -737,8 +737,8 @@ def check_residual_block(name: str, block: Callable[[int, int, int], Any]) -> Ve
     is zero (03_residual_networks)."""
     from torch import nn
 
-    from .resnets import ResidualBlock, residual_block_parameters
-    from .training import count_parameters
+    from ..resnets import ResidualBlock, residual_block_parameters
+    from ..training import count_parameters
 
     gen = torch.Generator().manual_seed(3)
     for c_in, c_out, stride in [(8, 8, 1), (8, 16, 1), (8, 16, 2), (16, 16, 2)]:
@@ -802,7 +802,7 @@ def check_block_parameter_count(
 ) -> Verdict:
     """Check a predicted parameter count of ``ResidualBlock(in_channels, out_channels,
     stride)``; the hint names the likely slip (03_residual_networks)."""
-    from .resnets import residual_block_parameters
+    from ..resnets import residual_block_parameters
 
     if answer is None or answer is ...:
         return report(name, False, "no answer yet: replace the ... with your prediction")

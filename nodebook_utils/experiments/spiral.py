@@ -81,7 +81,11 @@ def train_one(
 ) -> dict[str, Any]:
     """Train the dynamics once; return the training time (training only), the loss and NFE
     of every iteration, the full-trajectory MSE at each snapshot and after the last
-    iteration, and (``keep_trajectories``) the learned trajectories at the snapshots."""
+    iteration, and (``keep_trajectories``) the learned trajectories at the snapshots.
+
+    The snapshot of iteration k (keyed ``str(k)``, as JSON keys are strings) is taken after
+    that iteration's RMSprop step, as the source's ``range(151)`` loop plotted; iteration 0
+    is one step in."""
     device = y.device
     seed_everything(seed)
     func = CountNFE(models.spiral_dynamics(config["hidden"], config["init_std"])).to(device)
@@ -108,9 +112,9 @@ def train_one(
         if iteration in config["snapshots"]:  # outside the timed span
             learned = trajectory()
             func.reset()
-            snapshots[iteration] = {"mse": (learned - y).pow(2).mean().item()}
+            snapshots[str(iteration)] = {"mse": (learned - y).pow(2).mean().item()}
             if keep_trajectories:
-                snapshots[iteration]["trajectory"] = learned.cpu().numpy().round(5)
+                snapshots[str(iteration)]["trajectory"] = learned.cpu().numpy().round(5)
     learned = trajectory()
     return {
         "solver": solver,
@@ -147,7 +151,11 @@ def _mean_std(values: list[float]) -> dict[str, float]:
 def compare(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Mean ± standard deviation over seeds of time and final MSE per configuration, and for
     every pair of solvers (same adjoint setting, same seeds) the paired t-test on the final
-    MSE: is the difference between two solvers larger than the seed-to-seed noise?"""
+    MSE: is the difference between two solvers larger than the seed-to-seed noise?
+
+    Each pair also has the mean difference relative to the larger mean error (a difference
+    at round-off level makes a t-test meaningless), the seeds where ``a`` was strictly
+    better, and the ties."""
     from scipy import stats
 
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -182,7 +190,10 @@ def compare(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 "mean_difference": float(diff.mean()),
                 "std_difference": float(diff.std(ddof=1)) if len(diff) > 1 else None,
                 "p_value": p_value,
+                "relative_difference": float(abs(diff.mean()) / max(
+                    np.mean([mse_a[s] for s in seeds]), np.mean([mse_b[s] for s in seeds]))),
                 "a_better_in": int((diff < 0).sum()),
+                "ties": int((diff == 0).sum()),
             })
     return {"summary": summary, "pairs": pairs}
 
