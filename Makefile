@@ -20,7 +20,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.nodebook-installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test notebooks lint clean
+.PHONY: lab test notebooks report experiment clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
@@ -48,6 +48,16 @@ notebooks: $(STAMP)
 			--ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.record_timing=False "$$nb" || exit 1; \
 		echo "$$nb: $$(( $$(date +%s) - start )) s in $(MODE) mode"; \
 	done
+
+# The committed reproduction report, from the committed results (standard mode, full-mode ECG).
+REPORT_RESULTS ?= results/spiral-standard.json results/mnist-standard.json results/ecg-full.json
+report: $(STAMP)
+	$(PY) -m nodebook_utils.reproduce --mode standard $(foreach r,$(REPORT_RESULTS),--result $(r))
+
+# One experiment from the command line: make experiment NAME=ecg MODE=full
+NAME ?= ecg
+experiment: $(STAMP)
+	$(PY) -m nodebook_utils.experiments.$(NAME) --mode $(MODE) --out results
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -89,8 +89,8 @@ CONFIGS = {
         "protocols": ["kaggle", "inter-patient"],
         "records": None,
         "budget": {
-            "kaggle": _budget((5, None), (1, 200)),
-            "inter-patient": _budget((1, None), (1, 100)),
+            "kaggle": _budget((5, None), (1, 450)),
+            "inter-patient": _budget((3, None), (1, 250)),
         },
     },
     "full": {

@@ -114,7 +114,7 @@ def train_one(
             func.reset()
             snapshots[str(iteration)] = {"mse": (learned - y).pow(2).mean().item()}
             if keep_trajectories:
-                snapshots[str(iteration)]["trajectory"] = learned.cpu().numpy().round(5)
+                snapshots[str(iteration)]["trajectory"] = _rounded(learned)
     learned = trajectory()
     return {
         "solver": solver,
@@ -127,6 +127,11 @@ def train_one(
         "nfe_backward": nfe_backward,
         "snapshots": snapshots,
     }
+
+
+def _rounded(x: torch.Tensor) -> np.ndarray:
+    """Five decimals for the JSON (float64 first: a float32's decimal repr is long)."""
+    return x.detach().cpu().double().numpy().round(5)
 
 
 def _step(func, solve, optimizer, batch_y, batch_t, tol, losses, nfe_forward, nfe_backward):
@@ -216,7 +221,7 @@ def run(**overrides: Any) -> dict[str, Any]:
             for solver in config["solvers"]
             for seed in config["seeds"]
         ]
-        result["truth"] = {"t": t.cpu().numpy().round(5), "y": y.cpu().numpy().round(5)}
+        result["truth"] = {"t": _rounded(t), "y": _rounded(y)}
         result["runs"] = runs
         result.update(compare(runs))
         return common.finish(result, start)
