@@ -28,7 +28,7 @@ $(PY):
 $(STAMP): pyproject.toml | $(PY)
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q $(TORCH_SPEC)
 	@$(PY) -c "import torch; print('torch==' + torch.__version__)" > $(VENV)/torch-constraint.txt
-	$(PY) -m pip install -q -c $(VENV)/torch-constraint.txt -e ".[test,dev]"
+	$(PY) -m pip install -q -c $(VENV)/torch-constraint.txt -e ".[lab,test,dev]"
 	@touch $@
 
 lab: $(STAMP)

@@ -5,6 +5,7 @@ Every notebook starts with ``cfg = nodebook_utils.setup()`` (00_start_here).
 
 from __future__ import annotations
 
+import os
 import platform
 import random
 
@@ -18,13 +19,26 @@ __version__ = "0.1.0"
 __all__ = ["Settings", "get_settings", "seed_everything", "setup", "__version__"]
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and PyTorch (CPU and every GPU) (00_start_here)."""
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and PyTorch (CPU and every GPU) (00_start_here).
+
+    Seeds alone make a CPU run repeatable. On a GPU some kernels (cuDNN's fastest
+    convolutions, atomic additions in scatter and index operations) may still differ from
+    run to run; ``deterministic=True`` asks PyTorch for deterministic algorithms only (an
+    error where an operation has none) and turns off cuDNN's benchmark mode, for exact GPU
+    reruns at some cost in speed.
+    """
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
+    if deterministic:
+        # cuBLAS needs a fixed workspace for deterministic results (set before CUDA starts).
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
 
 
 def setup(threads: int | None = None, *, quiet: bool = False) -> Settings:

@@ -100,6 +100,11 @@ def get_settings() -> Settings:
     data_dir = Path(env.get("NODEBOOK_DATA") or "~/.cache/nodebook").expanduser()
     mirror_text = env.get("NODEBOOK_MIRROR", "").strip()
     mirror = Path(mirror_text).expanduser() if mirror_text else None
+    if mirror is not None and not mirror.is_dir():
+        raise ValueError(
+            f"NODEBOOK_MIRROR={mirror_text!r} is not a folder: point it at a folder laid out "
+            "like the data cache, or unset it"
+        )
     return Settings(
         mode=mode,
         device=device,

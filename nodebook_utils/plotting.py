@@ -47,7 +47,21 @@ STYLE = {
     "lines.linewidth": 1.8,
 }
 
-FIGURES = Path(__file__).resolve().parents[1] / "figures"
+#: Where figures go; None: :func:`figures_dir` decides (tests point it elsewhere).
+FIGURES: Path | None = None
+
+
+def figures_dir() -> Path:
+    """The folder figures are written to (00_start_here): ``figures/`` of the course's
+    checkout when the package runs from one (the notebooks' figures and the reproduction
+    report live there), otherwise ``figures/`` in the current working directory, never inside
+    an installed package."""
+    if FIGURES is not None:
+        return FIGURES
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "notebooks").is_dir():
+        return checkout / "figures"
+    return Path.cwd() / "figures"
 
 
 def use_style() -> None:
@@ -64,27 +78,27 @@ def savefig(fig: plt.Figure, name: str, *, force: bool = False) -> Path | None:
     """
     if get_settings().fast and not force:
         return None
-    path = FIGURES / f"{name}.png"
+    path = figures_dir() / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return path
 
 
-def show(fig: plt.Figure, name: str, alt: str) -> Path | None:
+def show(fig: plt.Figure, name: str, alt: str) -> None:
     """Save ``fig`` as :func:`savefig` does, then display it in the notebook with its alt
     text, and close it (07_spiral_dynamics).
 
     The alt text describes what the figure shows for a reader who cannot see it; it is
     stored in the output's metadata, where nbconvert's HTML export and screen readers find
-    it (``plt.show()`` gives an image without one). Returns the saved path, if any.
+    it (``plt.show()`` gives an image without one). Returns nothing, so that a cell ending
+    with it shows the figure and no path of this machine.
     """
     from IPython.display import Image, display
 
     if not alt or not alt.strip():
         raise ValueError("describe the figure in alt: what does it show?")
-    path = savefig(fig, name)
+    savefig(fig, name)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=mpl.rcParams["figure.dpi"])
     plt.close(fig)
     display(Image(data=buffer.getvalue(), format="png"), metadata={"image/png": {"alt": alt}})
-    return path

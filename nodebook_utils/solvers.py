@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 Dynamics = Callable[[Tensor, Tensor], Tensor]
 Time = float | Tensor
+Norm = Callable[[Tensor], float]
 
 __all__ = [
     "DOPRI5",
@@ -39,6 +40,7 @@ __all__ = [
     "euler_step",
     "initial_step_size",
     "midpoint_step",
+    "mixed_norm",
     "odeint",
     "rk4_step",
     "rk_stages",
@@ -225,20 +227,45 @@ def rms_norm(x: Tensor) -> float:
     return x.detach().pow(2).mean().sqrt().item()
 
 
-def error_ratio(error: Tensor, y: Tensor, y_new: Tensor, rtol: float, atol: float) -> float:
-    """RMS of the error relative to ``atol + rtol * max(|y|, |y_new|)`` (04_resnets_as_euler).
+def mixed_norm(sizes: Sequence[int]) -> Norm:
+    """A norm for a state made of blocks laid end to end (06_adjoint_method): the largest of
+    the blocks' RMS norms, as torchdiffeq's mixed norm.
+
+    One RMS over the adjoint's ``[z, a, a_theta]`` lets tens of thousands of parameter-gradient
+    entries dilute the error of ``z`` and ``a``; the maximum over the blocks keeps each
+    block's error below the tolerance on its own.
+    """
+    sizes = [int(n) for n in sizes]
+
+    def norm(x: Tensor) -> float:
+        flat = x.detach().reshape(-1)
+        if flat.numel() != sum(sizes):
+            raise ValueError(f"mixed_norm expects {sum(sizes)} entries, got {flat.numel()}")
+        return max(rms_norm(block) for block in flat.split(sizes) if block.numel())
+
+    return norm
+
+
+def error_ratio(
+    error: Tensor, y: Tensor, y_new: Tensor, rtol: float, atol: float, norm: Norm = rms_norm
+) -> float:
+    """The error relative to ``atol + rtol * max(|y|, |y_new|)``, measured with ``norm``
+    (default: the RMS over all entries) (04_resnets_as_euler).
 
     A step is accepted when this is at most 1. NaN when the step produced non-finite values.
     """
     scale = atol + rtol * torch.maximum(y.detach().abs(), y_new.detach().abs())
-    return rms_norm(error / scale)
+    return norm(error / scale)
 
 
 def step_factor(ratio: float, order: int = 5) -> float:
     """How much to scale the step after a trial with this error ratio (04_resnets_as_euler).
 
-    The local error scales like ``h**order``, so ``SAFETY * ratio**(-1/order)`` aims at ratio 1,
-    clipped to ``[MIN_FACTOR, MAX_FACTOR]``; a non-finite trial shrinks by ``MIN_FACTOR``.
+    The error *estimate* of Dopri5 (5th- minus 4th-order solution) scales like ``h**5`` (the
+    5th-order solution's own local error is O(h^6)), so ``SAFETY * ratio**(-1/order)`` aims at
+    ratio 1, clipped to ``[MIN_FACTOR, MAX_FACTOR]``; a non-finite trial shrinks by
+    ``MIN_FACTOR``. This is a plain I-controller: unlike Hairer et al.'s, it lets the step
+    grow again right after a rejection.
     """
     if ratio == 0:
         return MAX_FACTOR
@@ -321,6 +348,7 @@ def _solve_dopri5(
     atol: float,
     first_step: float | None,
     max_steps: int,
+    norm: Norm = rms_norm,
 ) -> list[Tensor]:
     direction = 1.0 if times[-1] > times[0] else -1.0
     # Below this the time would no longer change in y0's precision: the step has underflowed.
@@ -335,6 +363,11 @@ def _solve_dopri5(
     ys, n_steps, last_trial_finite = [y0], 0, True
     for t_out in times[1:]:
         while t != t_out:
+            if not math.isfinite(h):
+                raise ODESolverError(
+                    f"the step size became {h} at t={t:.6g}: the error scale atol + rtol |y| "
+                    "is zero where the state is zero and atol = 0; use atol > 0"
+                )
             if abs(h) < min_step:
                 cause = "" if last_trial_finite else ": the trial steps gave non-finite values"
                 raise ODESolverError(f"step size underflow (|h|={abs(h):.3g}) at t={t:.6g}{cause}")
@@ -347,8 +380,13 @@ def _solve_dopri5(
             lands = abs(h) >= abs(t_out - t)  # this step reaches the output time exactly
             h_try = t_out - t if lands else h
             y_new, error, k_last = dopri5_step(f, t, y, h_try, k1)
-            ratio = error_ratio(error, y, y_new, rtol, atol)
+            ratio = error_ratio(error, y, y_new, rtol, atol, norm)
             last_trial_finite = math.isfinite(ratio)
+            if atol == 0 and not last_trial_finite and bool(((y == 0) & (y_new == 0)).any()):
+                raise ODESolverError(
+                    f"the error scale atol + rtol |y| is zero at t={t:.6g}, where an entry of "
+                    "the state is zero and atol = 0; use atol > 0"
+                )
             if ratio <= 1:  # accept (False for NaN)
                 t, y, k1 = (t_out if lands else t + h_try), y_new, k_last
             h = h_try * step_factor(ratio)
@@ -365,7 +403,9 @@ def odeint(
     rtol: float = 1e-7,
     atol: float = 1e-9,
     step_size: float | None = None,
+    first_step: float | None = None,
     max_steps: int = DEFAULT_MAX_STEPS,
+    norm: Norm | None = None,
 ) -> Tensor:
     """Solve ``dy/dt = func(t, y)``, ``y(t[0]) = y0``; return ``y`` at every time in ``t``.
 
@@ -379,20 +419,40 @@ def odeint(
     - ``"dopri5"`` (adaptive): steps are accepted when the RMS of the local error estimate,
       relative to ``atol + rtol * |y|``, is at most 1; every time in ``t`` is stepped to
       exactly, so every interval of ``t`` costs at least one step (6 evaluations;
-      ``torchdiffeq`` interpolates instead). ``step_size``, if given, replaces Hairer's
-      heuristic for the first step.
+      ``torchdiffeq`` interpolates instead). ``first_step``, if given, replaces Hairer's
+      heuristic for the first step (torchdiffeq's name; ``step_size`` is for fixed steps
+      only). ``norm`` measures the scaled error (default: RMS over all entries; see
+      :func:`mixed_norm`). ``rtol`` and ``atol`` must be non-negative and not both zero.
 
     At most ``max_steps`` steps (accepted plus rejected; default 10,000) are taken in one call
     (for the fixed-step methods this is checked before starting). Raises
     :class:`ODESolverError`, naming the time, when the state becomes non-finite, when the step
-    size underflows or when ``max_steps`` is exceeded.
+    size underflows or becomes non-finite, or when ``max_steps`` is exceeded. Gradients with
+    respect to the times are not computed: a ``t`` that requires grad is refused
+    (``torchdiffeq.odeint`` computes them).
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    if step_size is not None and step_size <= 0:
-        raise ValueError(f"step_size must be positive, got {step_size}")
+    for name, value in (("step_size", step_size), ("first_step", first_step)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive number, got {value}")
+    if method == "dopri5" and step_size is not None:
+        raise ValueError("dopri5 chooses its own steps: step_size is for euler, midpoint and "
+                         "rk4; use first_step= to set dopri5's first step")
+    if method != "dopri5" and first_step is not None:
+        raise ValueError(f"first_step is for dopri5; {method} takes step_size=")
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a non-negative number, got {value}")
+    if method == "dopri5" and rtol == 0 and atol == 0:
+        raise ValueError("rtol and atol are both 0: no step could ever be accepted")
     if not torch.is_floating_point(y0):
         raise TypeError(f"y0 must be a floating-point tensor, got {y0.dtype}")
+    if isinstance(t, Tensor) and t.requires_grad:
+        raise ValueError(
+            "t requires grad, but this solver does not compute gradients with respect to the "
+            "times (lesson 06 derives them); use torchdiffeq.odeint, or pass t.detach()"
+        )
     t = torch.as_tensor(t)
     if t.ndim != 1 or len(t) == 0:
         raise ValueError(f"t must be a non-empty one-dimensional sequence of times, got {t.shape}")
@@ -408,7 +468,7 @@ def odeint(
     if len(times) == 1:
         ys = [y0]
     elif method == "dopri5":
-        ys = _solve_dopri5(f, y0, times, rtol, atol, step_size, max_steps)
+        ys = _solve_dopri5(f, y0, times, rtol, atol, first_step, max_steps, norm or rms_norm)
     else:
         ys = _solve_fixed(f, y0, times, method, step_size, max_steps)
     return torch.stack(ys)

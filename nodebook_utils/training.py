@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -51,22 +52,25 @@ class History:
         return sum(self.seconds) / max(sum(self.steps), 1)
 
 
-def _correct(output: torch.Tensor, target: torch.Tensor) -> int | None:
-    """Number of correct class predictions, or None when the target is not class labels."""
-    if target.dtype in (torch.int64, torch.int32) and output.dim() == 2:
-        return int((output.argmax(dim=1) == target).sum())
-    return None
-
-
 def _take_nfe(blocks: list) -> int:
     """The evaluations counted by ``blocks`` since the last call; the counters restart."""
     return sum(block.reset_nfe() for block in blocks)
 
 
 def _synchronize(device: torch.device) -> None:
-    """Wait for queued GPU work, so that a clock read afterwards measures it."""
+    """Wait for queued GPU work (CUDA or Apple's MPS), so that a clock read afterwards
+    measures it."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def _correct_tensor(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor | None:
+    """Correct class predictions as a 0-dim tensor on the device (no host sync), or None."""
+    if target.dtype in (torch.int64, torch.int32) and output.dim() == 2:
+        return (output.argmax(dim=1) == target).sum()
+    return None
 
 
 def _show_progress(progress: bool) -> bool:
@@ -97,57 +101,73 @@ def fit(
     """
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.to(device)
+    was_training = model.training
     history = History()
     blocks = ode_blocks(model)
+    # On a CPU reading a number costs nothing; on a GPU it waits for the queued work, so the
+    # running numbers are read only every few batches and at the end of each epoch.
+    read_every = 1 if device.type == "cpu" else 25
     per_epoch = len(train_loader) if max_batches is None else min(max_batches, len(train_loader))
     bar = tqdm(total=epochs * per_epoch, disable=not _show_progress(progress), mininterval=0.5)
-    for epoch in range(epochs):
-        model.train()
-        bar.set_description(f"epoch {epoch + 1}/{epochs}")
-        _synchronize(device)
-        start = time.perf_counter()
-        total_loss, total_correct, seen, counted, steps = 0.0, 0, 0, True, 0
-        for i, (x, y) in enumerate(train_loader):
-            if i >= per_epoch:
-                break
-            x, y = x.to(device), y.to(device)
-            optimizer.zero_grad(set_to_none=True)
-            _take_nfe(blocks)
-            output = model(x)
-            loss = loss_fn(output, y)
-            nfe_forward = _take_nfe(blocks)
-            loss.backward()
-            optimizer.step()
-            if blocks:
-                history.nfe_forward.append(nfe_forward)
-                history.nfe_backward.append(_take_nfe(blocks))
-            n = len(x)
-            total_loss += loss.item() * n
-            seen += n
-            history.batch_loss.append(loss.item())
-            correct = _correct(output.detach(), y)
-            counted = counted and correct is not None
-            total_correct += correct or 0
-            postfix = {"loss": f"{total_loss / seen:.4f}"}
-            if counted:
-                postfix["acc"] = f"{total_correct / seen:.3f}"
-            if blocks:
-                postfix["nfe"] = f"{nfe_forward}+{history.nfe_backward[-1]}"
-            bar.set_postfix(postfix, refresh=False)
-            bar.update()
-            steps += 1
-        _synchronize(device)
-        history.seconds.append(time.perf_counter() - start)
-        history.steps.append(steps)
-        history.loss.append(total_loss / max(seen, 1))
-        history.accuracy.append(total_correct / seen if counted and seen else float("nan"))
-        if scheduler is not None:
-            scheduler.step()
-        if val_loader is not None:
-            result = evaluate(model, val_loader, loss_fn=loss_fn, device=device, progress=False)
-            history.val_loss.append(result["loss"])
-            history.val_accuracy.append(result["accuracy"])
-    bar.close()
+    try:
+        for epoch in range(epochs):
+            model.train()
+            bar.set_description(f"epoch {epoch + 1}/{epochs}")
+            _synchronize(device)
+            start = time.perf_counter()
+            losses: list[torch.Tensor] = []
+            total_loss = torch.zeros((), device=device)
+            total_correct = torch.zeros((), device=device, dtype=torch.int64)
+            seen, counted, steps = 0, True, 0
+            for i, (x, y) in enumerate(train_loader):
+                if i >= per_epoch:
+                    break
+                x, y = x.to(device), y.to(device)
+                optimizer.zero_grad(set_to_none=True)
+                _take_nfe(blocks)
+                output = model(x)
+                loss = loss_fn(output, y)
+                nfe_forward = _take_nfe(blocks)
+                loss.backward()
+                optimizer.step()
+                if blocks:
+                    history.nfe_forward.append(nfe_forward)
+                    history.nfe_backward.append(_take_nfe(blocks))
+                n = len(x)
+                losses.append(loss.detach())
+                total_loss += loss.detach() * n
+                seen += n
+                correct = _correct_tensor(output.detach(), y)
+                counted = counted and correct is not None
+                if correct is not None:
+                    total_correct += correct
+                steps += 1
+                if steps % read_every == 0 or steps == per_epoch:
+                    postfix = {"loss": f"{total_loss.item() / seen:.4f}"}
+                    if counted:
+                        postfix["acc"] = f"{total_correct.item() / seen:.3f}"
+                    if blocks:
+                        postfix["nfe"] = f"{nfe_forward}+{history.nfe_backward[-1]}"
+                    bar.set_postfix(postfix, refresh=False)
+                bar.update()
+            _synchronize(device)
+            history.seconds.append(time.perf_counter() - start)
+            history.steps.append(steps)
+            history.batch_loss.extend(torch.stack(losses).tolist() if losses else [])
+            history.loss.append(total_loss.item() / max(seen, 1))
+            history.accuracy.append(
+                total_correct.item() / seen if counted and seen else float("nan")
+            )
+            if scheduler is not None:
+                scheduler.step()
+            if val_loader is not None:
+                result = evaluate(model, val_loader, loss_fn=loss_fn, device=device,
+                                  progress=False)
+                history.val_loss.append(result["loss"])
+                history.val_accuracy.append(result["accuracy"])
+    finally:
+        bar.close()
+        model.train(was_training)
     return history
 
 
@@ -170,40 +190,48 @@ def evaluate(
     targets as int64 tensors, ``predicted`` and ``target`` (09_ecg_resnet_vs_node).
     """
     device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
     model.to(device).eval()
     blocks = ode_blocks(model)
     _take_nfe(blocks)
     _synchronize(device)
     start = time.perf_counter()
-    total_loss, total_correct, seen, counted, batches_seen = 0.0, 0, 0, True, 0
+    total_loss = torch.zeros((), device=device, dtype=torch.float64)
+    total_correct = torch.zeros((), device=device, dtype=torch.int64)
+    seen, counted, batches_seen = 0, True, 0
     predicted, targets = [], []
     batches = tqdm(loader, desc="evaluate", leave=False, disable=not _show_progress(progress))
-    for i, (x, y) in enumerate(batches):
-        if max_batches is not None and i >= max_batches:
-            break
-        x, y = x.to(device), y.to(device)
-        output = model(x)
-        total_loss += loss_fn(output, y).item() * len(x)
-        seen += len(x)
-        batches_seen += 1
-        correct = _correct(output, y)
-        counted = counted and correct is not None
-        total_correct += correct or 0
-        if predictions:
-            predicted.append(output.argmax(dim=1).cpu())
-            targets.append(y.cpu())
-    _synchronize(device)
+    try:
+        for i, (x, y) in enumerate(batches):
+            if max_batches is not None and i >= max_batches:
+                break
+            x, y = x.to(device), y.to(device)
+            output = model(x)
+            total_loss += loss_fn(output, y).double() * len(x)
+            seen += len(x)
+            batches_seen += 1
+            correct = _correct_tensor(output, y)
+            counted = counted and correct is not None
+            if correct is not None:
+                total_correct += correct
+            if predictions:
+                predicted.append(output.argmax(dim=1))
+                targets.append(y)
+        _synchronize(device)
+        seconds = time.perf_counter() - start
+    finally:
+        model.train(was_training)
     result: dict[str, Any] = {
-        "loss": total_loss / max(seen, 1),
-        "accuracy": total_correct / seen if counted and seen else float("nan"),
-        "seconds": time.perf_counter() - start,
+        "loss": total_loss.item() / max(seen, 1),
+        "accuracy": total_correct.item() / seen if counted and seen else float("nan"),
+        "seconds": seconds,
     }
     if blocks:
         result["nfe"] = _take_nfe(blocks) / max(batches_seen, 1)
     if predictions:
         empty = torch.zeros(0, dtype=torch.int64)
-        result["predicted"] = torch.cat(predicted) if predicted else empty
-        result["target"] = torch.cat(targets) if targets else empty
+        result["predicted"] = torch.cat(predicted).cpu() if predicted else empty
+        result["target"] = torch.cat(targets).cpu() if targets else empty
     return result
 
 
@@ -263,7 +291,16 @@ def save_checkpoint(
     state = {"model": model.state_dict(), "meta": meta}
     if optimizer is not None:
         state["optimizer"] = optimizer.state_dict()
-    torch.save(state, path)
+    # Written next to the target and renamed into place: an interrupted save never leaves a
+    # truncated checkpoint under the real name.
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(state, file)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
     return path
 
 

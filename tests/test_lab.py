@@ -1,4 +1,5 @@
-"""`make lab` starts a JupyterLab server that serves the course's notebooks over HTTP."""
+"""JupyterLab serves the course's notebooks over HTTP, started as `make lab` starts it but from
+the environment running the tests (so the test never creates .venv or installs anything)."""
 
 import json
 import os
@@ -6,6 +7,7 @@ import secrets
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -20,12 +22,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_make_lab_serves_the_notebooks(tmp_path):
+def lab_arguments() -> list[str]:
+    """The arguments `make lab` gives `jupyter lab`, read from a dry run of the Makefile."""
+    dry = subprocess.run(["make", "-n", "-W", ".venv/.nodebook-installed", "lab"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    (line,) = [x for x in dry.replace("\\\n", " ").splitlines() if "jupyter lab" in x]
+    return line.split("jupyter lab", 1)[1].split()
+
+
+def test_make_lab_starts_jupyterlab_on_the_first_notebook():
+    arguments = lab_arguments()
+    assert "--LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb" in arguments
+    assert "--ip=127.0.0.1" in arguments and "--ServerApp.root_dir=." in arguments
+    assert ("--allow-root" in arguments) == (os.geteuid() == 0)
+
+
+def test_jupyterlab_serves_the_notebooks(tmp_path):
     port, token = free_port(), secrets.token_hex(16)
     env = dict(os.environ, JUPYTER_TOKEN=token, JUPYTER_RUNTIME_DIR=str(tmp_path))
+    arguments = [a for a in lab_arguments() if not a.startswith("--port=")]
     log = open(tmp_path / "lab.log", "w")
     proc = subprocess.Popen(
-        ["make", "lab", f"PORT={port}", "LAB_ARGS=--no-browser --ServerApp.port_retries=0"],
+        [sys.executable, "-m", "jupyter", "lab", *arguments, f"--port={port}", "--no-browser",
+         "--ServerApp.port_retries=0"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}/api/contents/notebooks"

@@ -65,7 +65,7 @@ def test_check_function_reports_first_difference(capsys):
     assert out[0] == "PASS double"
     assert out[1].startswith("FAIL double: case 1: values differ")
     assert "case 1: shape (4,), expected (2, 2)" in out[2]
-    assert out[3] == "FAIL todo: not implemented yet"
+    assert out[3] == "FAIL todo: not implemented yet: replace the raise with your code"
 
 
 def test_show_displays_the_figure_with_its_alt_text(monkeypatch):

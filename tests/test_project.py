@@ -1,9 +1,13 @@
 """Project-level contracts: packaging lists, the README's two commands, CI, the roadmap."""
 
+import ast
 import re
+import subprocess
+import sys
+import tomllib
+import zipfile
 from pathlib import Path
 
-import pytest
 import yaml
 
 from nodebook_utils.course import LESSONS, roadmap_markdown
@@ -17,7 +21,6 @@ def _name(requirement: str) -> str:
 
 
 def test_environment_yml_names_the_same_packages_as_pyproject():
-    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = {_name(r) for r in project["dependencies"]}
     for extra in project["optional-dependencies"].values():
@@ -64,3 +67,51 @@ def test_roadmap_covers_every_notebook_and_readme_shows_it():
     assert roadmap_markdown() in (ROOT / "README.md").read_text(), (
         "README's roadmap is out of date: paste nodebook_utils.course.roadmap_markdown()"
     )
+
+
+# Top-level modules the package imports, and the distribution that provides each.
+DISTRIBUTION = {"IPython": "ipython", "cycler": "matplotlib"}
+
+
+def _third_party_imports() -> set[str]:
+    names = set()
+    for path in (ROOT / "nodebook_utils").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return {n for n in names if n not in sys.stdlib_module_names and n != "nodebook_utils"}
+
+
+def test_dependencies_are_what_the_package_imports():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {_name(r) for r in project["dependencies"]}
+    imported = {DISTRIBUTION.get(n, n).lower() for n in _third_party_imports()}
+    assert imported == declared, "pyproject's dependencies should be exactly what is imported"
+    extras = {_name(r) for extra in project["optional-dependencies"].values() for r in extra}
+    assert {"jupyterlab", "nbval", "ipywidgets"} <= extras and not extras & {"torch", "numpy"}
+
+
+def test_requires_python_is_what_the_code_needs():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == ">=3.11"
+    assert sys.version_info >= (3, 11)
+
+
+def test_the_wheel_contains_every_subpackage(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+         "-q", "-w", str(tmp_path)],
+        check=True, capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("nodebook_utils-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    packages = {p.parent.relative_to(ROOT).as_posix()
+                for p in (ROOT / "nodebook_utils").rglob("__init__.py")}
+    assert {"nodebook_utils", "nodebook_utils/checks", "nodebook_utils/data",
+            "nodebook_utils/experiments"} <= packages
+    for package in packages:
+        modules = {p.relative_to(ROOT).as_posix()
+                   for p in (ROOT / package).glob("*.py")}
+        assert modules <= names, f"{package} is missing from the wheel"

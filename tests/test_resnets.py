@@ -80,4 +80,15 @@ def test_layer_gradient_norms_match_autograd():
     expected = (torch.softmax(logits, 1) - F.one_hot(y, 3)) / len(x)
     assert torch.isclose(signal[-1], expected.norm())
     # dL/dW_l = dL/dz_l h_(l-1)^T: the weight gradient of layer 1 is delta_1 x^T
-    assert all(len(m._forward_hooks) == 0 for m in linear_layers(net))
+    first = linear_layers(net)[0]
+    captured = []
+    handle = first.register_forward_hook(lambda m, i, out: captured.append(out))
+    try:
+        loss = F.cross_entropy(net(x), y)
+        (z1,) = captured
+        (delta1,) = torch.autograd.grad(loss, z1)
+    finally:
+        handle.remove()
+    assert torch.isclose(signal[0], delta1.norm())
+    assert torch.isclose(weight[0], (delta1.T @ x.flatten(1)).norm())
+    assert all(len(m._forward_hooks) == 0 for m in linear_layers(net))  # hooks are removed

@@ -174,7 +174,7 @@ def test_dopri5_nfe_uses_fsal():
     1 evaluation at t0, then 6 per step thanks to FSAL (7 stages, the last reused).
     """
     f = CountNFE(lambda t, y: torch.zeros_like(y))
-    odeint(f, torch.ones(2, dtype=F64), torch.tensor([0.0, 1.0], dtype=F64), step_size=0.1)
+    odeint(f, torch.ones(2, dtype=F64), torch.tensor([0.0, 1.0], dtype=F64), first_step=0.1)
     assert f.nfe == 1 + 6 * 2
     f.reset()
     odeint(f, torch.ones(1, dtype=F64), torch.linspace(0, T_END, 5, dtype=F64))

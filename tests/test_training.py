@@ -123,3 +123,47 @@ def test_one_progress_bar_which_tqdm_disable_switches_off(monkeypatch, capsys):
     fit(model, blobs(64), epochs=2, optimizer=optimizer)
     evaluate(model, blobs(64))
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_fit_and_evaluate_restore_the_models_mode(mode):
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+    model.train(mode == "train")
+    loader = blobs(64)
+    fit(model, loader, epochs=1, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+        val_loader=loader, progress=False)
+    assert model.training == (mode == "train")
+    evaluate(model, loader, progress=False)
+    assert model.training == (mode == "train")
+
+
+def test_save_checkpoint_is_atomic(tmp_path, monkeypatch):
+    model = nn.Linear(2, 2)
+    path = save_checkpoint(tmp_path / "model.pt", model, note="first")
+
+    def broken_save(obj, file):
+        file.write(b"half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, nn.Linear(2, 2), note="second")
+    monkeypatch.undo()
+    assert load_checkpoint(path, nn.Linear(2, 2)) == {"note": "first"}  # the old one, intact
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]  # no temporary file left
+
+
+def test_seed_everything_can_ask_for_deterministic_algorithms():
+    from nodebook_utils import seed_everything
+
+    before = torch.are_deterministic_algorithms_enabled()
+    try:
+        seed_everything(0, deterministic=True)
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.backends.cudnn.benchmark is False
+        seed_everything(0)
+        a = torch.rand(3)
+        seed_everything(0)
+        assert torch.equal(a, torch.rand(3))
+    finally:
+        torch.use_deterministic_algorithms(before)

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from . import Verdict, _as_float64, _call, _Hint, report
+from .core import Verdict, _as_float64, _call, _Hint, checker, report
 
 __all__ = ["check_heart_rate", "check_majority_baseline", "check_per_class_metrics"]
 
@@ -35,6 +35,7 @@ def _reference_metrics(m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tor
     return precision, recall, f1
 
 
+@checker
 def check_per_class_metrics(name: str, fn: Callable[..., Any], *, atol: float = 1e-9) -> Verdict:
     """Check ``fn(confusion) -> (precision, recall, f1)``, one value per class, for confusion
     matrices with rows = true class and columns = predicted class; a class with no
@@ -83,6 +84,7 @@ def _heart_rate_reference(length: float, fs: float, factor: float = 1.2) -> floa
     return 60.0 * fs * factor / length
 
 
+@checker
 def check_heart_rate(name: str, fn: Callable[..., Any], *, rtol: float = 1e-6) -> Verdict:
     """Check ``fn(length, fs) -> beats per minute``: a beat cut as 1.2 median R-R intervals
     lasts ``length`` samples at ``fs`` Hz, so R-R = length / (1.2 fs) seconds and the heart
@@ -109,6 +111,7 @@ def check_heart_rate(name: str, fn: Callable[..., Any], *, rtol: float = 1e-6) -
     return report(name, True)
 
 
+@checker
 def check_majority_baseline(name: str, fn: Callable[..., Any]) -> Verdict:
     """Check ``fn(train_labels, test_labels) -> accuracy``: the test accuracy of a model that
     always predicts the most common class of the *training* labels (09_ecg_resnet_vs_node)."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from . import Verdict, _call, _Hint, report
+from .core import CheckerUsageError, Verdict, _call, _Hint, checker, report
 
 __all__ = [
     "FIXED_STEP_EVALUATIONS",
@@ -45,6 +45,7 @@ def concat_conv_parameters(
     return (in_channels + 1) * out_channels * kernel_size**2 + (out_channels if bias else 0)
 
 
+@checker
 def check_concat_conv_parameters(
     name: str,
     answer: Any,
@@ -99,15 +100,17 @@ def fixed_step_nfe(
     adjoint solves backwards with the same method and steps, backpropagation through the
     solver evaluates nothing in the backward pass (08_mnist_odenet)."""
     if method not in FIXED_STEP_EVALUATIONS:
-        raise ValueError(f"method={method!r}; choose one of {', '.join(FIXED_STEP_EVALUATIONS)}")
+        known = ", ".join(FIXED_STEP_EVALUATIONS)
+        raise CheckerUsageError(f"method={method!r}; choose one of {known}")
     ratio = (t1 - t0) / step_size
     steps = round(ratio)
     if steps < 1 or not math.isclose(ratio, steps, rel_tol=1e-9):
-        raise ValueError(f"step_size={step_size} does not divide [{t0}, {t1}] evenly")
+        raise CheckerUsageError(f"step_size={step_size} does not divide [{t0}, {t1}] evenly")
     forward = FIXED_STEP_EVALUATIONS[method] * steps
     return forward, forward if adjoint else 0
 
 
+@checker
 def check_fixed_step_nfe(
     name: str,
     answer: Any,
@@ -183,6 +186,7 @@ def _time_channel_cases() -> list[tuple[Any, torch.Tensor]]:
     ]
 
 
+@checker
 def check_time_channel(name: str, fn: Callable[..., Any]) -> Verdict:
     """Check a learner's ``append_time_channel(t, h)``: ``h`` a batch of feature maps
     ``(N, C, H, W)``, ``t`` a float or a 0-dim tensor; the result is ``(N, C + 1, H, W)``

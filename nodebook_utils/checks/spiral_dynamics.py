@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from . import Verdict, _as_float64, _call, _Hint, report
+from .core import CheckerUsageError, Verdict, _as_float64, _call, _Hint, checker, report
 
 __all__ = [
     "check_paired_difference",
@@ -50,6 +50,7 @@ def _same(got: torch.Tensor, want: torch.Tensor) -> bool:
     return got.shape == want.shape and bool(torch.allclose(got, want, rtol=0.0, atol=1e-12))
 
 
+@checker
 def check_window_batch(name: str, fn: Callable[..., Any]) -> Verdict:
     """Check a learner's ``window_batch(y, t, starts, batch_time)`` for the spiral's training
     batches: ``y`` is the trajectory ``(n, 2)``, ``t`` the times ``(n,)``, ``starts`` a tensor
@@ -137,6 +138,7 @@ def _field_cases() -> list[tuple[torch.Tensor, torch.Tensor]]:
     return cases
 
 
+@checker
 def check_spiral_field(name: str, fn: Callable[..., Any]) -> Verdict:
     """Check a learner's ``spiral_field(A, y, convention)``: for a batch of states ``y`` of
     shape ``(N, 2)`` (one state per row) the true dynamics, ``convention="Ay"`` as written
@@ -181,6 +183,7 @@ def check_spiral_field(name: str, fn: Callable[..., Any]) -> Verdict:
 _STAGES = {"euler": 1, "midpoint": 2, "rk4": 4}
 
 
+@checker
 def check_window_nfe(
     name: str, answer: Any, method: str = "rk4", batch_time: int = 10, batch_size: int = 16
 ) -> Verdict:
@@ -190,7 +193,7 @@ def check_window_nfe(
     ``batch_size`` windows are solved together as one batch. The hint names the slip without
     giving the number away (07_spiral_dynamics)."""
     if method not in _STAGES:
-        raise ValueError(f"method={method!r}; choose one of {', '.join(_STAGES)}")
+        raise CheckerUsageError(f"method={method!r}; choose one of {', '.join(_STAGES)}")
     if answer is None or answer is ...:
         return report(name, False, "no answer yet: replace the placeholder with your answer")
     stages = _STAGES[method]
@@ -227,6 +230,7 @@ def _close(x: float, y: float) -> bool:
     return math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-12)
 
 
+@checker
 def check_paired_difference(
     name: str, answer: Any, a: Sequence[float], b: Sequence[float]
 ) -> Verdict:
@@ -237,7 +241,7 @@ def check_paired_difference(
     (07_spiral_dynamics)."""
     a, b = [float(x) for x in a], [float(x) for x in b]
     if len(a) != len(b) or len(a) < 2:
-        raise ValueError("a and b need the same number (at least 2) of paired values")
+        raise CheckerUsageError("a and b need the same number (at least 2) of paired values")
     if answer is None or answer is ...:
         return report(name, False, "no answer yet: replace the placeholder with your answer")
     try:
