@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import MODES, get_settings, short_path
-from .plotting import FIGURES
+from .plotting import figures_dir
 
 REVIEW = "Review of Literature"
 MATH179 = "Math 179 report"
@@ -134,7 +134,14 @@ def _ecg_ratio(key: str) -> Callable:
         ratio = _ecg(result)["ratios"].get(key)
         if ratio is None:
             return None, "not measured", "no ratio in this result"
-        return round(ratio, 2), True, "Neural ODE / ResNet, measured in one run"
+        note = "Neural ODE / ResNet, measured in one run"
+        if key == "memory":
+            runs = _ecg(result)["runs"]
+            mb = {m: runs[m]["memory"]["peak_mb"] for m in ("odenet", "resnet")}
+            note += (f": peak memory of one training step after training, "
+                     f"{mb['odenet']:.0f} MB against {mb['resnet']:.0f} MB "
+                     f"({runs['odenet']['memory']['measure']})")
+        return round(ratio, 2), True, note
 
     return measure
 
@@ -183,8 +190,10 @@ def _mnist_accuracy(model: str, key: str, error: bool = False) -> Callable:
         value = run[key]
         if error:
             value = 1 - value
-        if key == "initial_test_accuracy":
-            full = True  # untrained: the budget does not matter
+        if key == "initial_test_accuracy":  # untrained: the budget does not matter
+            return round(value, 4), True, (
+                f"{model} before training; an untrained network scores near chance (10%), "
+                "and the exact value depends on its random initialisation")
         return round(value, 4), full, f"{model}, {budget}"
 
     return measure
@@ -210,7 +219,7 @@ def _mnist_minutes(result: dict) -> tuple[Any, bool, str]:
 
 
 def _mnist_batches(result: dict) -> tuple[Any, bool, str]:
-    from .data import _mnist_labels
+    from .data.mnist import _mnist_labels
 
     n, batch = len(_mnist_labels("train")), result["config"]["batch_size"]
     return -(-n // batch), True, f"{n:,} labels in the official training file / batch {batch}"
@@ -433,7 +442,7 @@ def _show(value: Any) -> str:
         low, high = value
         if low == 0:
             return f"< {high:.3g}"
-        return f"{low:g}" if low == high else f"{low:g}–{high:g}"
+        return f"{low:.3g}" if low == high else f"{low:.3g}–{high:.3g}"
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
@@ -495,9 +504,10 @@ def headline_markdown(rep: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write(rep: dict[str, Any], out: str | Path = FIGURES) -> tuple[Path, Path]:
-    """Write ``reproduction.md`` and ``reproduction.json`` into ``out``."""
-    out = Path(out)
+def write(rep: dict[str, Any], out: str | Path | None = None) -> tuple[Path, Path]:
+    """Write ``reproduction.md`` and ``reproduction.json`` into ``out`` (default: the figures
+    folder, :func:`~nodebook_utils.plotting.figures_dir`)."""
+    out = Path(out) if out is not None else figures_dir()
     out.mkdir(parents=True, exist_ok=True)
     md, js = out / "reproduction.md", out / "reproduction.json"
     md.write_text(markdown(rep))
@@ -525,7 +535,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nodebook_utils.reproduce",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--mode", choices=MODES, default=get_settings().mode)
-    parser.add_argument("--out", default=str(FIGURES), help="folder (default: figures/)")
+    parser.add_argument("--out", default=None, help="folder (default: figures/)")
     parser.add_argument("--result", action="append", default=[], metavar="JSON",
                         help="use this experiment result instead of running it (repeatable)")
     args = parser.parse_args(argv)

@@ -97,7 +97,10 @@ def test_spiral_run_learns_and_reports_paired_comparisons(tiny_spiral, tmp_path)
     first = {(r["solver"], r["adjoint"], r["seed"]): r["loss"][0] for r in result["runs"]}
     assert first[("euler", False, 0)] == pytest.approx(first[("euler", True, 0)], rel=1e-5)
     path = common.save_result(result, tmp_path)
-    assert path.name == "spiral-fast.json" and common.load_result(path)["runs"]
+    assert path.name == "spiral-fast.json" and common.load_result(path) == result
+    loss_line = next(line for line in path.read_text().splitlines() if '"loss"' in line)
+    numbers = loss_line.split("[", 1)[1].split("]", 1)[0]
+    assert numbers.count(",") == len(result["runs"][0]["loss"]) - 1  # one list, one line
 
 
 def test_spiral_ranking_statistics_on_known_numbers():
@@ -126,6 +129,8 @@ def test_mnist_run_reports_accuracy_time_and_nfe(tiny_mnist):
     assert set(euler["nfe_forward"]) == {20} and set(euler["nfe_backward"]) == {20}
     assert resnet["nfe_forward_mean"] is None
     for r in (euler, resnet):
+        assert r["batchnorm_recalibrated"] and r["recalibration_seconds"] > 0
+        assert 0.0 <= r["test_accuracy_as_trained"] <= 1.0
         assert 0.0 <= r["initial_test_accuracy"] <= 1.0
         assert r["test_accuracy"] > r["initial_test_accuracy"]
         assert np.mean(r["batch_loss"][-3:]) < np.mean(r["batch_loss"][:3])
@@ -138,7 +143,7 @@ def test_mnist_run_reports_accuracy_time_and_nfe(tiny_mnist):
 
 def test_mnist_full_training_set_offline_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("NODEBOOK_OFFLINE", "1")
-    if data._full_train_available():
+    if data.mnist._full_train_available():
         pytest.skip("the full MNIST training images are cached here")
     with pytest.raises(data.DataUnavailableError, match="train-images"):
         mnist.run(mode="full", models=["resnet"])
@@ -202,3 +207,24 @@ def test_experiment_command_line_writes_json(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "euler" in out and "spiral-fast.json" in out
     assert common.load_result(tmp_path / "spiral-fast.json")["config"]["iterations"] == 3
+
+
+def test_batchnorm_recalibration_changes_statistics_not_weights():
+    torch.manual_seed(0)
+    model = models.mnist_odenet(adjoint=False)
+    x = torch.randn(64, 1, 28, 28) * 3 + 1
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(
+        x, torch.zeros(64, dtype=torch.int64)), batch_size=16)
+    weights = {k: v.clone() for k, v in model.named_parameters()}
+    norm = model[0][1]
+    assert torch.equal(norm.running_mean, torch.zeros(64))
+    model.eval()
+    seconds = mnist.recalibrate_batchnorm(model, loader, torch.device("cpu"))
+    assert seconds > 0 and not model.training  # the mode is restored
+    assert all(torch.equal(v, weights[k]) for k, v in model.named_parameters())
+    assert not torch.equal(norm.running_mean, torch.zeros(64))
+    # a plain average over the batches: the stem's first BatchNorm sees the conv's output
+    with torch.no_grad():
+        first = model[0][0](x)
+    torch.testing.assert_close(norm.running_mean, first.mean(dim=(0, 2, 3)), rtol=1e-4,
+                               atol=1e-5)

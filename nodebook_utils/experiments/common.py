@@ -17,10 +17,11 @@ import json
 import math
 import os
 import platform
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +152,7 @@ def new_result(name: str, config: Mapping[str, Any], device: torch.device) -> di
         "environment": environment(),
         "hardware": hardware(device),
         "device": str(device),
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "load_average_start": _load(),
     }
 
@@ -212,11 +213,17 @@ def result_name(result: Mapping[str, Any]) -> str:
     return f"{result['experiment']}-{result['mode']}.json"
 
 
+_NUMBER_LIST = re.compile(r"\[(\s*-?[\d.eE+-]+(?:,\s*-?[\d.eE+-]+)*\s*)\]")
+
+
 def save_result(result: Mapping[str, Any], out: str | Path) -> Path:
-    """Write ``result`` as ``<out>/<experiment>-<mode>.json`` and return the path."""
+    """Write ``result`` as ``<out>/<experiment>-<mode>.json`` and return the path: indented
+    JSON, with each list of numbers on one line (a loss curve is one line, not a thousand)."""
     path = Path(out) / result_name(result)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(jsonable(result), indent=1) + "\n")
+    text = json.dumps(jsonable(result), indent=1)
+    text = _NUMBER_LIST.sub(lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
+    path.write_text(text + "\n")
     return path
 
 
