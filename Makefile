@@ -31,13 +31,20 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q -c $(VENV)/torch-constraint.txt -e ".[lab,test,dev]"
 	@touch $@
 
+# A fresh token per start, so the URL printed below is known before the server starts and
+# opens 00_start_here directly (the URL JupyterLab prints itself opens the Launcher).
+TOKEN := $(or $(TOKEN),$(shell $(PYTHON) -c "import secrets; print(secrets.token_hex(16))"))
+START_URL = http://127.0.0.1:$(PORT)/lab/tree/notebooks/00_start_here.ipynb?token=$(TOKEN)
+
 lab: $(STAMP)
-	@echo "JupyterLab is starting on port $(PORT); open the http://127.0.0.1:$(PORT)/lab?token=... URL it prints below."
-	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG) \
-		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb $(LAB_ARGS)
+	@echo "JupyterLab is starting; open this URL (it opens 00_start_here):"
+	@echo "    $(START_URL)"
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG) --no-browser \
+		--IdentityProvider.token=$(TOKEN) --ServerApp.root_dir=. \
+		--LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb $(LAB_ARGS)
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check nodebook_utils tests notebooks
+	$(VENV)/bin/ruff check nodebook_utils tests notebooks benchmarks
 	NODEBOOK_MODE=fast $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300 --durations=15
 
@@ -45,7 +52,8 @@ notebooks: $(STAMP)
 	@for nb in $(NB); do \
 		start=$$(date +%s); \
 		NODEBOOK_MODE=$(MODE) TQDM_DISABLE=1 $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
-			--ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.record_timing=False "$$nb" || exit 1; \
+			--ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.record_timing=False \
+			--ExecutePreprocessor.store_widget_state=False "$$nb" || exit 1; \
 		echo "$$nb: $$(( $$(date +%s) - start )) s in $(MODE) mode"; \
 	done
 

@@ -22,12 +22,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def lab_arguments() -> list[str]:
-    """The arguments `make lab` gives `jupyter lab`, read from a dry run of the Makefile."""
-    dry = subprocess.run(["make", "-n", "-W", ".venv/.nodebook-installed", "lab"], cwd=ROOT,
+def make_lab(token: str = "") -> tuple[str, list[str]]:
+    """The URL `make lab` prints and the arguments it gives `jupyter lab`, from a dry run."""
+    dry = subprocess.run(["make", "-n", "-W", ".venv/.nodebook-installed", "lab",
+                          *([f"TOKEN={token}"] if token else [])], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
-    (line,) = [x for x in dry.replace("\\\n", " ").splitlines() if "jupyter lab" in x]
-    return line.split("jupyter lab", 1)[1].split()
+    lines = dry.replace("\\\n", " ").splitlines()
+    (line,) = [x for x in lines if "jupyter lab" in x]
+    (url,) = [x.split()[-1].strip("\"'") for x in lines if "echo" in x and "token=" in x]
+    return url, line.split("jupyter lab", 1)[1].split()
+
+
+def lab_arguments() -> list[str]:
+    return make_lab()[1]
 
 
 def test_make_lab_starts_jupyterlab_on_the_first_notebook():
@@ -37,10 +44,19 @@ def test_make_lab_starts_jupyterlab_on_the_first_notebook():
     assert ("--allow-root" in arguments) == (os.geteuid() == 0)
 
 
+def test_make_lab_prints_the_url_that_opens_the_first_notebook():
+    url, arguments = make_lab()
+    token = next(a.split("=", 1)[1] for a in arguments if a.startswith("--IdentityProvider.token="))
+    assert len(token) == 32 and url.endswith(f"?token={token}")
+    assert url.startswith("http://127.0.0.1:8888/lab/tree/notebooks/00_start_here.ipynb?")
+    assert make_lab()[0] != url  # a fresh token each start
+
+
 def test_jupyterlab_serves_the_notebooks(tmp_path):
     port, token = free_port(), secrets.token_hex(16)
-    env = dict(os.environ, JUPYTER_TOKEN=token, JUPYTER_RUNTIME_DIR=str(tmp_path))
-    arguments = [a for a in lab_arguments() if not a.startswith("--port=")]
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path))
+    start_url, arguments = make_lab(token)
+    arguments = [a for a in arguments if not a.startswith("--port=")]
     log = open(tmp_path / "lab.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", *arguments, f"--port={port}", "--no-browser",
@@ -57,6 +73,10 @@ def test_jupyterlab_serves_the_notebooks(tmp_path):
                     listing = json.load(response)
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(0.5)
+        # the URL `make lab` prints opens 00 (with the token it gave the server)
+        start_url = start_url.replace(":8888/", f":{port}/")
+        with urllib.request.urlopen(start_url, timeout=10) as response:
+            start_page = response.status, response.read().decode()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -69,4 +89,5 @@ def test_jupyterlab_serves_the_notebooks(tmp_path):
     names = {item["name"] for item in listing["content"]}
     assert {p.name for p in (ROOT / "notebooks").glob("*.ipynb")} <= names
     assert "00_start_here.ipynb" in names
+    assert start_page[0] == 200 and "JupyterLab" in start_page[1]
     assert f"127.0.0.1:{port}/lab" in output
