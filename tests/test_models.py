@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from nodebook_utils import models
 from nodebook_utils.models import ConcatConv, ConcatLinear, MLPDynamics, ODEBlock, concat_time
 from nodebook_utils.solvers import odeint
 from nodebook_utils.training import count_parameters
@@ -97,3 +98,47 @@ def test_ode_block_gradients_backprop_and_adjoint_agree():
         backward_nfe.append(block.reset_nfe())
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-6, atol=1e-8)
     assert backward_nfe[0] == 0 and backward_nfe[1] > 0
+
+
+@pytest.mark.parametrize("dims", [1, 2])
+@pytest.mark.parametrize("time_last", [False, True])
+def test_time_as_a_bias_map_is_the_concatenated_time_channel(dims, time_last):
+    """10_fast_neural_odes: the time's part of ConcatConv as t * (bias map): same weights,
+    same outputs and gradients, at the zero-padded edges too."""
+    torch.manual_seed(0)
+    concat = models.ConcatConv(5, 7, 3, 1, 1, dims=dims, time_last=time_last).double()
+    bias = models.ConcatConv(5, 7, 3, 1, 1, dims=dims, time_last=time_last,
+                             time_as_bias=True).double()
+    bias.load_state_dict(concat.state_dict())
+    h = torch.randn(4, 5, *([9] * dims), dtype=torch.float64)
+    for t in (0.0, 0.37, torch.tensor(-1.5, dtype=torch.float64)):
+        out_a, out_b = concat(t, h), bias(t, h)
+        torch.testing.assert_close(out_b, out_a, rtol=1e-12, atol=1e-12)
+    grads = [torch.autograd.grad(m(0.6, h).square().sum(), m.conv.weight)[0]
+             for m in (concat, bias)]
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-12, atol=1e-12)
+    edge = bias(1.0, torch.zeros_like(h)) - bias.conv.bias.view(1, -1, *([1] * dims))
+    assert not torch.allclose(edge[..., 0], edge[..., 4])  # the padding shows at the edge
+
+
+def test_ecg_odenet_with_the_time_as_bias_matches_the_original():
+    torch.manual_seed(0)
+    original = models.ecg_odenet(method="rk4", adjoint=False)
+    fast = models.ecg_odenet(method="rk4", adjoint=False, time_as_bias=True)
+    fast.load_state_dict(original.state_dict())
+    assert count_parameters(fast) == count_parameters(original) == 59_333
+    x = torch.randn(3, 1, 187)
+    torch.testing.assert_close(fast(x), original(x), rtol=1e-4, atol=1e-5)
+
+
+def test_torchdiffeqs_mnist_example_network_has_its_parameter_count():
+    model = models.mnist_reference_odenet()
+    assert count_parameters(model) == 208_266
+    assert count_parameters(models.ode_blocks(model)[0]) == 75_392
+    block = models.ode_blocks(model)[0]
+    assert (block.method, block.rtol, block.atol, block.adjoint) == ("dopri5", 1e-3, 1e-3, False)
+    fast = models.mnist_odenet(method="rk4", step_size=1.0, adjoint=False, time_as_bias=True)
+    slow = models.mnist_odenet(method="rk4", step_size=1.0, adjoint=False)
+    slow.load_state_dict(fast.state_dict())
+    x = torch.randn(2, 1, 28, 28)
+    torch.testing.assert_close(fast.eval()(x), slow.eval()(x), rtol=1e-4, atol=1e-5)

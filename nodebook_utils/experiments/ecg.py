@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -181,6 +182,7 @@ def train_and_test(
     device: torch.device | str = "cpu",
     evaluate_train: bool = False,
     progress: bool = True,
+    factory: Callable[[], nn.Module] | None = None,
 ) -> dict[str, Any]:
     """Train one model with the source's optimiser on ``split["train"]`` (validating on
     ``split["val"]`` after each epoch), test it on ``split["test"]``, and measure its training
@@ -188,10 +190,11 @@ def train_and_test(
 
     The training accuracy is the running accuracy over the last epoch's batches (as a
     training log shows it); ``evaluate_train=True`` also evaluates the final model on the
-    whole training set."""
+    whole training set. ``factory`` builds the model instead of :func:`build_model` (the
+    benchmarks of 10_fast_neural_odes); it is called right after seeding."""
     device = torch.device(device)
     seed_everything(seed)
-    model = build_model(name, solver).to(device)
+    model = (factory() if factory is not None else build_model(name, solver)).to(device)
     generator = torch.Generator().manual_seed(seed)
     train = DataLoader(TensorDataset(*split["train"]), batch_size=batch_size, shuffle=True,
                        generator=generator)

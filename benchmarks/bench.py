@@ -1,0 +1,71 @@
+"""What the speed benchmarks share (10_fast_neural_odes): averages over seeds, ratios to a
+baseline row measured in the same run, the Markdown table and the JSON file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nodebook_utils.experiments.common import jsonable
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for one value)."""
+    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def avg(values: Iterable[float | None]) -> float | None:
+    """The mean of the values that are not None (None if there are none)."""
+    present = [v for v in values if v is not None]
+    return float(np.mean(present)) if present else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def add_ratios(rows: list[dict[str, Any]], baseline: str, original: str | None = None) -> None:
+    """Add to each row its training-step, evaluation and memory ratios to the row named
+    ``baseline``, its accuracy gap to it in percentage points, and its training speed-up over
+    the first row whose name starts with ``original``."""
+    base = next(r for r in rows if r["name"] == baseline)
+    first = next((r for r in rows if original and r["name"].startswith(original)), None)
+    for row in rows:
+        row["train_ratio"] = _ratio(row["train_step_ms"], base["train_step_ms"])
+        row["eval_ratio"] = _ratio(row["eval_test_seconds"], base["eval_test_seconds"])
+        row["memory_ratio"] = _ratio(row["peak_memory_mb"], base["peak_memory_mb"])
+        row["accuracy_gap_pp"] = 100 * (base["test_accuracy_mean"] - row["test_accuracy_mean"])
+        row[f"speedup_over_{original}"] = (_ratio(first["train_step_ms"], row["train_step_ms"])
+                                           if first else None)
+
+
+def table(rows: list[dict[str, Any]], baseline: str) -> str:
+    """The rows as a Markdown table, ratios to ``baseline``."""
+    head = ("| configuration | NFE fwd+bwd | ms/step | s/epoch | eval s | peak MB | "
+            "test acc. % (mean ± std, seeds) | accurate solve % | "
+            f"train × {baseline} | eval × {baseline} |")
+    lines = [head, "|" + "---|" * 10]
+    for r in rows:
+        nfe = (f"{r['nfe_forward']:.1f}+{r['nfe_backward']:.1f}"
+               if r["nfe_forward"] is not None else "—")
+        ode = r.get("accurate_solve", {}).get("test_accuracy_mean")
+        memory = f"{r['peak_memory_mb']:.0f}" if r["peak_memory_mb"] else "—"
+        lines.append(
+            f"| {r['name']} | {nfe} | {r['train_step_ms']:.0f} | {r['seconds_per_epoch']:.0f} | "
+            f"{r['eval_test_seconds']:.1f} | {memory} | {100 * r['test_accuracy_mean']:.2f} ± "
+            f"{100 * r['test_accuracy_std']:.2f} ({r['seeds']}) | "
+            + (f"{100 * ode:.2f}" if ode is not None else "—")
+            + f" | {r['train_ratio']:.2f} | {r['eval_ratio']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def write(result: dict[str, Any], path: Path) -> Path:
+    """Write ``result`` as indented JSON."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(jsonable(result), indent=1) + "\n")
+    return path

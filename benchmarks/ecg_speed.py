@@ -1,0 +1,233 @@
+"""How fast can the ECG Neural ODE train? One row per configuration, measured in one run
+beside the ResNet (10_fast_neural_odes).
+
+Every configuration trains the Math 179 report's 59,333-parameter ODE-Net (or its
+182,853-parameter ResNet) on the Kaggle protocol with the source's optimiser (SGD, lr 0.1,
+momentum 0.9, batch 128) through ``experiments.ecg.train_and_test``, the function lesson 09
+uses. A row holds the solver and its options, NFE per forward and backward pass, ms per
+training step, seconds per epoch, seconds to evaluate the test set, peak training memory,
+test accuracy (mean and standard deviation over seeds), the ratios to the ResNet of this run,
+and "is it still an ODE?": the test accuracy of the trained model when its ODE is solved
+accurately (dopri5, rtol = atol = 1e-5) instead of with the training solver.
+
+    python benchmarks/ecg_speed.py --quick --json /tmp/ecg_speed.json   # < 10 min, 2 cores
+    python benchmarks/ecg_speed.py --json benchmarks/results/ecg_speed.json   # the full run
+
+Times are only compared as ratios within one run. This is a script, not a test: a test runs
+it with tiny settings and checks the table's structure, never a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from nodebook_utils import models
+from nodebook_utils.config import get_settings
+from nodebook_utils.experiments import common, ecg
+from nodebook_utils.training import evaluate
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench import add_ratios, avg, mean_std, table, write  # noqa: E402
+
+#: How "is it still an ODE?" solves a trained model: accurately, whatever it trained with.
+ACCURATE = {"method": "dopri5", "rtol": 1e-5, "atol": 1e-5}
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """One row: the model, its solver options and the seeds it is trained with."""
+
+    name: str
+    solver: dict[str, Any] | None = None  # None: the ResNet
+    time_as_bias: bool = False
+    compile: bool = False
+    full_seeds: int = 1
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def factory(self) -> Callable[[], nn.Module]:
+        """A function that builds a fresh model of this configuration."""
+        def build() -> nn.Module:
+            if self.solver is None:
+                return models.ecg_resnet()
+            model = models.ecg_odenet(**self.solver, time_as_bias=self.time_as_bias,
+                                      **self.extra)
+            if self.compile:
+                for block in models.ode_blocks(model):
+                    block.func.func = torch.compile(block.func.func)
+                warm_up(model)
+            return model
+        return build
+
+
+ORIGINAL = {"method": "dopri5", "rtol": 1e-3, "atol": 1e-3, "adjoint": True}
+CONFIGURATIONS = (
+    Configuration("resnet", None, full_seeds=3, notes="six pre-activation residual blocks"),
+    Configuration("original: dopri5 + adjoint, tol 1e-3", ORIGINAL,
+                  notes="the Math 179 report's solver"),
+    Configuration("dopri5, tol 1e-3, no adjoint", {**ORIGINAL, "adjoint": False},
+                  notes="backpropagation through the solver's steps"),
+    Configuration("dopri5 + adjoint (seminorm), tol 1e-3", ORIGINAL,
+                  extra={"adjoint_options": {"norm": "seminorm"}},
+                  notes="Kidger, Chen & Lyons (2021)"),
+    Configuration("dopri5, tol 1e-2, no adjoint", {**ORIGINAL, "rtol": 1e-2, "atol": 1e-2,
+                                                   "adjoint": False}),
+    Configuration("euler, 6 steps", {"method": "euler", "step_size": 1 / 6, "adjoint": False}),
+    Configuration("midpoint, 2 steps", {"method": "midpoint", "step_size": 1 / 2,
+                                        "adjoint": False}),
+    Configuration("rk4, 1 step", {"method": "rk4", "step_size": 1.0, "adjoint": False}),
+    Configuration("midpoint, 1 step, time as bias", {"method": "midpoint", "step_size": 1.0,
+                                                     "adjoint": False},
+                  time_as_bias=True, full_seeds=3),
+    Configuration("rk4, 1 step, time as bias", {"method": "rk4", "step_size": 1.0,
+                                                "adjoint": False},
+                  time_as_bias=True, full_seeds=3),
+    Configuration("rk4, 1 step, time as bias, torch.compile", {"method": "rk4", "step_size": 1.0,
+                                                               "adjoint": False},
+                  time_as_bias=True, compile=True,
+                  notes="the dynamics compiled with torch.compile; compile time in the first step"),
+)
+
+
+def warm_up(model: nn.Module, batch: int = 128) -> None:
+    """One forward and backward pass on zeros, gradients discarded, so that compiling (for
+    the training batch's shape) is not counted as training time. GroupNorm keeps no running
+    statistics, so the model is unchanged."""
+    device = next(model.parameters()).device
+    model(torch.zeros(batch, 1, 187, device=device)).sum().backward()
+    model.zero_grad(set_to_none=True)
+    for block in models.ode_blocks(model):
+        block.reset_nfe()
+
+
+def still_an_ode(model: nn.Module, loader: DataLoader, device: torch.device) -> dict[str, Any]:
+    """Test accuracy and NFE when the trained model's ODE blocks are solved accurately
+    (:data:`ACCURATE`), the training solver restored afterwards (Ott et al., ICLR 2021)."""
+    blocks = models.ode_blocks(model)
+    saved = [(b.method, b.rtol, b.atol, b.solver_kwargs) for b in blocks]
+    try:
+        for block in blocks:
+            block.method, block.rtol, block.atol = ACCURATE.values()
+            block.solver_kwargs = {}
+        result = evaluate(model, loader, device=device, progress=False)
+    finally:
+        for block, (method, rtol, atol, kwargs) in zip(blocks, saved, strict=True):
+            block.method, block.rtol, block.atol, block.solver_kwargs = method, rtol, atol, kwargs
+    return {"accuracy": result["accuracy"], "nfe": result.get("nfe"), **ACCURATE}
+
+
+def measure(config: Configuration, split: dict, *, seeds: int, epochs: int,
+            max_batches: int | None, device: torch.device, check_ode: bool) -> dict[str, Any]:
+    """Train ``config`` once per seed and summarise the runs as one row."""
+    runs, accurate, built = [], [], []
+    build = config.factory()
+
+    def factory() -> nn.Module:  # keeps the trained model for the accurate solve
+        built.append(build())
+        return built[-1]
+
+    for seed in range(seeds):
+        run = ecg.train_and_test("resnet" if config.solver is None else "odenet", split,
+                                 epochs=epochs, max_batches=max_batches, seed=seed,
+                                 device=device, progress=False, factory=factory)
+        runs.append(run)
+        if check_ode and config.solver is not None:
+            test = DataLoader(TensorDataset(*split["test"]), batch_size=256)
+            accurate.append(still_an_ode(built[-1], test, device))
+    accuracy = mean_std([r["test"]["accuracy"] for r in runs])
+    first = runs[0]
+    row = {
+        "name": config.name,
+        "notes": config.notes,
+        "solver": config.solver,
+        "options": {"time_as_bias": config.time_as_bias, "compile": config.compile,
+                    **config.extra},
+        "parameters": first["parameters"],
+        "seeds": seeds,
+        "steps": first["budget"]["steps"],
+        "epochs": first["budget"]["full_epochs"],
+        "nfe_forward": avg(r["nfe"]["forward_mean"] for r in runs),
+        "nfe_backward": avg(r["nfe"]["backward_mean"] for r in runs),
+        "train_step_ms": avg(r["timing"]["train_step_ms"] for r in runs),
+        "seconds_per_epoch": avg(r["timing"]["seconds_per_epoch"] for r in runs),
+        "eval_test_seconds": avg(r["timing"]["eval_test_seconds"] for r in runs),
+        "eval_nfe": avg(r["nfe"]["eval_mean"] for r in runs),
+        "peak_memory_mb": avg(r["memory"]["peak_mb"] for r in runs),
+        "memory_measure": first["memory"]["measure"],
+        "test_accuracy_mean": accuracy[0],
+        "test_accuracy_std": accuracy[1],
+        "test_accuracies": [r["test"]["accuracy"] for r in runs],
+        "macro_f1_mean": avg(r["test"]["macro_f1"] for r in runs),
+    }
+    if accurate:
+        row["accurate_solve"] = {
+            "solver": ACCURATE,
+            "test_accuracy_mean": mean_std([a["accuracy"] for a in accurate])[0],
+            "nfe": avg(a["nfe"] for a in accurate),
+        }
+    return row
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="a few hundred steps, one seed, a test subset (under 10 min)")
+    parser.add_argument("--json", type=Path, help="write {hardware, rows, ...} here")
+    parser.add_argument("--only", nargs="*", help="configuration names to run (and resnet)")
+    parser.add_argument("--steps", type=int, help="training steps per epoch (default: all)")
+    parser.add_argument("--epochs", type=int, help="epochs (default 5; quick: 1)")
+    parser.add_argument("--seeds", type=int, help="seeds for every configuration")
+    parser.add_argument("--test-beats", type=int,
+                        help="validate and test on the first N beats of each")
+    parser.add_argument("--records", nargs="*", help="MIT-BIH records (default: all 48)")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    epochs = args.epochs or (1 if quick else 5)
+    steps = args.steps or (150 if quick else None)
+    test_beats = args.test_beats or (4096 if quick else None)
+    configs = [c for c in CONFIGURATIONS
+               if not args.only or c.name == "resnet" or c.name in args.only]
+    device = torch.device(get_settings().device)
+    start = time.perf_counter()
+    split = ecg.load_data("kaggle", records=args.records)
+    if test_beats:  # the validation beats are cut as well: they cost time, not the measure
+        for part in ("val", "test"):
+            split[part] = tuple(x[:test_beats] for x in split[part])
+    rows = []
+    for config in configs:
+        seeds = args.seeds or (1 if quick else config.full_seeds)
+        rows.append(measure(config, split, seeds=seeds, epochs=epochs, max_batches=steps,
+                            device=device, check_ode=True))
+        print(f"{config.name}: {rows[-1]['train_step_ms']:.0f} ms/step, test accuracy "
+              f"{rows[-1]['test_accuracy_mean']:.4f}", file=sys.stderr, flush=True)
+    add_ratios(rows, "resnet", "original")
+    result = {
+        "benchmark": "ecg_speed",
+        "mode": "quick" if quick else "full",
+        "hardware": common.hardware(device),
+        "environment": common.environment(),
+        "protocol": "kaggle",
+        "budget": {"epochs": epochs, "steps_per_epoch": steps, "test_beats": len(split["test"][1]),
+                   "train_beats": len(split["train"][1])},
+        "seconds": time.perf_counter() - start,
+        "rows": rows,
+    }
+    print(table(rows, "resnet"))
+    print(f"\n{result['hardware']['summary']}; {result['seconds'] / 60:.1f} min in all")
+    if args.json:
+        write(result, args.json)
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""The benchmarks' quick modes, with tiny settings: the table's structure, never a time."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from nodebook_utils import data
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load(name: str):
+    """Import benchmarks/<name>.py (a script folder, not a package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def ecg_speed(tmp_path_factory):
+    module = load("ecg_speed")
+    path = tmp_path_factory.mktemp("bench") / "ecg_speed.json"
+    only = ["original: dopri5 + adjoint, tol 1e-3", "rk4, 1 step, time as bias"]
+    module.main(["--quick", "--records", *data.FAST_RECORDS, "--steps", "2", "--test-beats", "48",
+                 "--only", *only, "--json", str(path)])
+    return module, json.loads(path.read_text())
+
+
+def test_ecg_speed_quick_writes_the_contracted_json(ecg_speed):
+    module, result = ecg_speed
+    assert result["mode"] == "quick" and "summary" in result["hardware"]
+    names = [row["name"] for row in result["rows"]]
+    assert names[0] == "resnet" and len(names) == 3
+    assert any("dopri5" in n and "adjoint" in n for n in names)
+    keys = {"name", "train_step_ms", "train_ratio", "eval_ratio", "nfe_forward", "nfe_backward",
+            "peak_memory_mb", "test_accuracy_mean", "test_accuracy_std", "seeds"}
+    for row in result["rows"]:
+        assert keys <= set(row)
+        assert row["seeds"] == 1 and row["steps"] == 2
+        assert 0.0 <= row["test_accuracy_mean"] <= 1.0
+    resnet, original, fast = result["rows"]
+    assert resnet["train_ratio"] == 1.0 and resnet["nfe_forward"] is None
+    assert resnet["parameters"] == 182_853
+    assert original["parameters"] == fast["parameters"] == 59_333
+    assert fast["nfe_forward"] == 4 and fast["nfe_backward"] == 0  # rk4, one step, backprop
+    assert original["nfe_forward"] >= 8 and original["nfe_backward"] > 0  # dopri5, adjoint
+    for row in (original, fast):  # "is it still an ODE?" solved accurately
+        assert row["accurate_solve"]["solver"]["method"] == "dopri5"
+        assert 0.0 <= row["accurate_solve"]["test_accuracy_mean"] <= 1.0
+
+
+def test_ecg_speed_table_has_one_row_per_configuration(ecg_speed):
+    module, result = ecg_speed
+    lines = module.table(result["rows"], "resnet").splitlines()
+    assert len(lines) == 2 + len(result["rows"])
+    assert all(line.count("|") == 11 for line in lines)
+
+
+def test_configurations_cover_what_issue_11_names():
+    module = load("ecg_speed")
+    names = " ".join(c.name for c in module.CONFIGURATIONS)
+    for word in ("original", "no adjoint", "seminorm", "tol 1e-2", "euler", "midpoint", "rk4",
+                 "time as bias"):
+        assert word in names
+
+
+def test_mnist_speed_quick_writes_the_contracted_json(tmp_path):
+    module = load("mnist_speed")
+    path = tmp_path / "mnist_speed.json"
+    only = ["reference: torchdiffeq odenet_mnist, dopri5 tol 1e-3",
+            "reference network, rk4, 1 step, time as bias"]
+    module.main(["--quick", "--epochs", "1", "--steps", "2", "--limit", "512",
+                 "--test-images", "64", "--only", *only, "--json", str(path)])
+    result = json.loads(path.read_text())
+    resnet, reference, fast = result["rows"]
+    assert "reference" in reference["name"] and reference["parameters"] == 208_266
+    assert resnet["parameters"] == 576_778 and fast["parameters"] == 208_266
+    for row in result["rows"]:
+        assert {"name", "train_step_ms", "train_ratio", "eval_ratio", "nfe_forward",
+                "nfe_backward", "peak_memory_mb", "test_accuracy", "test_accuracy_mean",
+                "test_accuracy_std", "seeds"} <= set(row)
+        assert row["steps"] == 2 and 0.0 <= row["test_accuracy"] <= 1.0
+    assert fast["nfe_forward"] == 4 and fast["nfe_backward"] == 0
+    assert reference["nfe_forward"] >= 8 and reference["nfe_backward"] == 0  # no adjoint
+    assert fast["speedup_over_reference"] == pytest.approx(
+        reference["train_step_ms"] / fast["train_step_ms"])
