@@ -22,6 +22,7 @@ them. The variables are:
 from __future__ import annotations
 
 import os
+import shlex
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,14 +116,58 @@ def get_settings() -> Settings:
     )
 
 
-def short_path(path: Path | str) -> str:
-    """A path for printing in a notebook: ``~`` for the home folder, ``$TMPDIR`` for the
-    temporary folder, otherwise relative to the working directory, so that committed outputs
-    never show one machine's absolute paths."""
-    path = Path(path).expanduser().absolute()
-    for base, label in ((Path(tempfile.gettempdir()), "$TMPDIR"), (Path.home(), "~")):
+def _checkout() -> Path | None:
+    """The course's checkout this package runs from, or None when it is installed elsewhere."""
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").is_file() and (root / "notebooks").is_dir() else None
+
+
+def _below(path: Path, base: Path) -> Path | None:
+    """``path`` relative to ``base`` (also through resolved links), or None if not below it."""
+    for p, b in ((path, base), (path.resolve(), base.resolve())):
         try:
-            return str(Path(label) / path.relative_to(base))
+            return p.relative_to(b)
         except ValueError:
             continue
-    return os.path.relpath(path)
+    return None
+
+
+def _joined(prefix: str, rest: Path) -> str:
+    """``prefix/rest`` with ``rest`` quoted for a POSIX shell where it needs it."""
+    text = rest.as_posix()
+    return prefix if text == "." else f"{prefix}/{shlex.quote(text)}"
+
+
+def short_path(path: Path | str) -> str:
+    """A path for printing in a notebook that can be pasted into a shell and shows no one
+    machine's absolute folders (00_start_here):
+
+    - below the home folder: ``~/...``;
+    - below the temporary folder: ``$TMPDIR/...`` when the variable ``TMPDIR`` names that
+      folder, else, with ``TMPDIR`` unset, ``${TMPDIR:-/tmp}/...`` when it is ``/tmp`` (a
+      shell then gives ``/tmp``, as Python's ``tempfile`` did); whichever of home and
+      temporary folder is nearer wins, so a home folder inside ``/tmp`` prints as ``~``;
+    - inside the course's checkout: relative to the working directory (``../results/...``
+      from a notebook, which runs in ``notebooks/``);
+    - anything else: the absolute path.
+
+    Parts a shell would split or expand (spaces, ``$``, quotes) are quoted.
+    """
+    path = Path(path).expanduser().absolute()
+    temp = Path(tempfile.gettempdir())
+    env_tmp = os.environ.get("TMPDIR", "").strip()
+    if env_tmp and Path(env_tmp).expanduser().absolute() == temp:
+        temp_label: str | None = "$TMPDIR"
+    elif not env_tmp and temp.as_posix() == "/tmp":
+        temp_label = "${TMPDIR:-/tmp}"
+    else:
+        temp_label = None
+    bases = [(Path.home(), "~")] + ([(temp, temp_label)] if temp_label else [])
+    found = [(rest, label) for base, label in bases if (rest := _below(path, base)) is not None]
+    if found:
+        rest, label = min(found, key=lambda hit: len(hit[0].parts))  # the nearer base wins
+        return _joined(label, rest)
+    checkout = _checkout()
+    if checkout is not None and _below(path, checkout) is not None:
+        return shlex.quote(Path(os.path.relpath(path)).as_posix())
+    return shlex.quote(path.as_posix())

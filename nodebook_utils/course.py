@@ -30,13 +30,13 @@ class Lesson:
 
 
 LESSONS: tuple[Lesson, ...] = (
-    Lesson(0, "00_start_here.ipynb", "Start here: how the course works", 9),
-    Lesson(1, "01_discrete_convolution.ipynb", "Discrete convolution", 11),
-    Lesson(2, "02_convolutional_networks.ipynb", "CNNs on MNIST", 17),
-    Lesson(3, "03_residual_networks.ipynb", "Residual networks", 42),
-    Lesson(4, "04_resnets_as_euler.ipynb", "ResNets as Euler steps: ODE solvers from scratch", 15),
-    Lesson(5, "05_neural_odes.ipynb", "Neural ODE blocks with torchdiffeq", 66),
-    Lesson(6, "06_adjoint_method.ipynb", "The adjoint method", 20),
+    Lesson(0, "00_start_here.ipynb", "Start here: how the course works", 7),
+    Lesson(1, "01_discrete_convolution.ipynb", "Discrete convolution", 9),
+    Lesson(2, "02_convolutional_networks.ipynb", "CNNs on MNIST", 18),
+    Lesson(3, "03_residual_networks.ipynb", "Residual networks", 43),
+    Lesson(4, "04_resnets_as_euler.ipynb", "ResNets as Euler steps: ODE solvers from scratch", 13),
+    Lesson(5, "05_neural_odes.ipynb", "Neural ODE blocks with torchdiffeq", 53),
+    Lesson(6, "06_adjoint_method.ipynb", "The adjoint method", 17),
     Lesson(7, "07_spiral_dynamics.ipynb", "Experiment: a spiral dynamical system", 140),
     Lesson(8, "08_mnist_odenet.ipynb", "Experiment: MNIST ODE-Net vs ResNet", 792),
     Lesson(

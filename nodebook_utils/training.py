@@ -73,9 +73,10 @@ def _correct_tensor(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor 
     return None
 
 
-def _show_progress(progress: bool) -> bool:
-    """Progress bars unless switched off by the caller or by ``TQDM_DISABLE=1`` (which
-    ``make notebooks`` sets, so committed notebooks hold no bars frozen at their first frame)."""
+def show_progress(progress: bool = True) -> bool:
+    """Whether to show progress bars (03_residual_networks): yes unless switched off by the
+    caller or by ``TQDM_DISABLE=1`` (which ``make notebooks`` sets, so committed notebooks
+    hold no bars frozen at their first frame)."""
     return progress and os.environ.get("TQDM_DISABLE", "").strip() in ("", "0")
 
 
@@ -108,7 +109,7 @@ def fit(
     # running numbers are read only every few batches and at the end of each epoch.
     read_every = 1 if device.type == "cpu" else 25
     per_epoch = len(train_loader) if max_batches is None else min(max_batches, len(train_loader))
-    bar = tqdm(total=epochs * per_epoch, disable=not _show_progress(progress), mininterval=0.5)
+    bar = tqdm(total=epochs * per_epoch, disable=not show_progress(progress), mininterval=0.5)
     try:
         for epoch in range(epochs):
             model.train()
@@ -200,7 +201,7 @@ def evaluate(
     total_correct = torch.zeros((), device=device, dtype=torch.int64)
     seen, counted, batches_seen = 0, True, 0
     predicted, targets = [], []
-    batches = tqdm(loader, desc="evaluate", leave=False, disable=not _show_progress(progress))
+    batches = tqdm(loader, desc="evaluate", leave=False, disable=not show_progress(progress))
     try:
         for i, (x, y) in enumerate(batches):
             if max_batches is not None and i >= max_batches:

@@ -1,5 +1,6 @@
 """Checkers of 01_discrete_convolution: a correct answer passes, a wrong one fails with a hint."""
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -131,3 +132,40 @@ def test_check_receptive_field(capsys):
     assert "product of the strides before it" in out[4]
     assert "*before* a layer" in out[5]
     assert "not k" in out[6] and "start from r = 1" in out[7]
+
+
+def test_check_impulse_response(capsys):
+    kernel = [1.0, 2.0, 3.0]
+    assert checks.check_impulse_response("ex", [0, 0, 3, 2, 1, 0, 0], kernel, 7, 3, padding=1)
+    assert checks.check_impulse_response("ex", torch.tensor([3.0, 2, 1, 0, 0]), kernel, 7, 2)
+    assert not checks.check_impulse_response("ex", ..., kernel, 7, 3, padding=1)
+    assert not checks.check_impulse_response("ex", [0, 0, 1, 2, 3, 0, 0], kernel, 7, 3, padding=1)
+    assert not checks.check_impulse_response("ex", [0, 0, 0, 3, 2, 1, 0], kernel, 7, 3, padding=1)
+    assert not checks.check_impulse_response("ex", [0, 3, 2, 1, 0], kernel, 7, 3, padding=1)
+    assert not checks.check_impulse_response("ex", [1] * 7, kernel, 7, 3, padding=1)
+    assert not checks.check_impulse_response("ex", "0 0 3 2 1 0 0", kernel, 7, 3, padding=1)
+    out = lines(capsys)
+    assert out[:2] == ["PASS ex"] * 2
+    assert "no answer yet" in out[2]
+    assert "true convolution" in out[3] and "flips the kernel" in out[3]
+    assert "wrong place" in out[4]
+    assert "5 values" in out[5] and "floor((n + 2p - k) / s) + 1" in out[5]
+    assert "only the j that puts the 1" in out[6]
+    assert "list of numbers" in out[7]
+    assert not any("3, 2, 1" in line for line in out)  # no hint gives the answer away
+
+
+def test_check_impulse_response_agrees_with_conv1d_for_other_settings(capsys):
+    for length, position, padding in [(5, 0, 0), (6, 5, 2), (9, 4, 1)]:
+        kernel = [0.5, -1.0, 2.0, 4.0]
+        x = torch.zeros(1, 1, length)
+        x[0, 0, position] = 1.0
+        right = F.conv1d(x, torch.tensor(kernel).view(1, 1, -1), padding=padding).flatten()
+        assert checks.check_impulse_response("ex", right.tolist(), kernel, length, position,
+                                             padding=padding)
+    assert lines(capsys) == ["PASS ex"] * 3
+
+
+def test_check_impulse_response_refuses_a_position_outside_the_signal():
+    with pytest.raises(ValueError, match="outside"):
+        checks.check_impulse_response("ex", [0.0], [1.0], 3, 3)

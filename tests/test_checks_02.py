@@ -76,3 +76,51 @@ def test_stack_shape_rounding_hint_on_odd_sizes(capsys):
     assert not checks.check_stack_shape("ex", (4, 14, 14), stack, (1, 30, 30))
     out = lines(capsys)
     assert out[0] == "PASS ex" and "rounds down" in out[1]
+
+
+def test_gradient_growth_passes_the_derivation(capsys):
+    assert checks.check_gradient_growth("ex", 1.5 ** 19, 1.5, 20)
+    assert checks.check_gradient_growth("ex", 2.0 ** 4, 2.0, 5)
+    assert checks.check_gradient_growth("ex", 0.5 ** 9, 0.5, 10)  # shrinking weights too
+    assert lines(capsys) == ["PASS ex"] * 3
+
+
+def test_gradient_growth_names_the_slip(capsys):
+    answers = [..., 1.5, 1.5 ** 20, 1.5 ** 18, 1.5 ** 38, 1.5 * 19, 7.0, "1.5 ** 19", -1.0]
+    for answer in answers:
+        assert not checks.check_gradient_growth("ex", answer, 1.5, 20)
+    out = lines(capsys)
+    assert "no answer yet" in out[0]
+    assert "one layer" in out[1]
+    assert "one factor too many" in out[2] and "not W_1" in out[2]
+    assert "one factor too few" in out[3]
+    assert "ReLU slopes" in out[4]
+    assert "multiply" in out[5]
+    assert "diag(relu'(z_l))" in out[6]
+    assert "one number" in out[7] and "positive" in out[8]
+
+
+def test_gradient_growth_matches_a_measured_network(capsys):
+    """The derived factor is what scaling does to the backward product: check it on a small
+    ReLU network with zero biases, where the error signal at the output is held fixed."""
+    import torch
+
+    torch.manual_seed(0)
+    depth, gain = 6, 1.5
+    weights = [torch.randn(8, 8) / 8 ** 0.5 * 2 ** 0.5 for _ in range(depth)]
+    x = torch.randn(4, 8)
+
+    def backward_ratio(scale):
+        zs, h = [], x
+        for w in weights:
+            z = h @ (scale * w).T
+            zs.append(z)
+            h = torch.relu(z)
+        delta = torch.ones_like(zs[-1])  # the same error signal at the output
+        for layer in range(depth - 1, 0, -1):
+            delta = (delta @ (scale * weights[layer])) * (zs[layer - 1] > 0)
+        return float(delta.norm())
+
+    measured = backward_ratio(gain) / backward_ratio(1.0)
+    assert checks.check_gradient_growth("ex", measured, gain, depth)
+    assert lines(capsys) == ["PASS ex"]

@@ -104,3 +104,58 @@ def test_checker_leaves_the_learners_own_block_untouched():
     checks.check_residual_block("ex", lambda a, b, s: mine if (a, b, s) == (8, 16, 2) else
                                 Block(a, b, s))
     assert all(torch.equal(a, b) for a, b in zip(before, mine.parameters(), strict=True))
+
+
+# ------------------------------------------------------------------- check_residual_growth
+
+
+def test_residual_growth_passes_the_formula_and_a_simulation_free_variant(capsys):
+    assert checks.check_residual_growth("ex", lambda s2, blocks: (1 + s2) ** blocks)
+    assert checks.check_residual_growth("ex", lambda s2, blocks: torch.tensor(1 + s2) ** blocks)
+    assert lines(capsys) == ["PASS ex"] * 2
+
+
+def test_residual_growth_matches_a_simulation():
+    """The formula the checker wants is what linear residual blocks do, on average."""
+    torch.manual_seed(0)
+    n, trials, sigma2, blocks = 32, 4000, 0.5, 6
+    x0 = torch.randn(trials, n)
+    x = x0
+    for _ in range(blocks):
+        w = torch.randn(trials, n, n) * (sigma2 / n) ** 0.5
+        x = x + (w @ x.unsqueeze(-1)).squeeze(-1)
+    measured = (x.pow(2).sum(1) / x0.pow(2).sum(1)).mean().item()
+    assert abs(measured / (1 + sigma2) ** blocks - 1) < 0.05
+
+
+def test_residual_growth_hints(capsys):
+    import math
+
+    wrong = [
+        lambda s2, L: (_ for _ in ()).throw(NotImplementedError),
+        lambda s2, L: ...,
+        lambda s2, L: 1 + L * s2,
+        lambda s2, L: s2**L,
+        lambda s2, L: (1 + math.sqrt(s2)) ** (2 * L),
+        lambda s2, L: (1 + s2) ** (L / 2),
+        lambda s2, L: (1 + s2) ** (L + 1),
+        lambda s2, L: (1 + 2 * s2) ** L,
+        lambda s2, L: 2.0**L,
+        lambda s2, L: "big",
+        lambda s2, L: 3.0,
+    ]
+    for fn in wrong:
+        assert not checks.check_residual_growth("ex", fn)
+    out = lines(capsys)
+    assert out[0] == "FAIL ex: not implemented yet: replace the raise with your code"
+    assert "no answer yet" in out[1]
+    assert out[2].startswith("FAIL ex: sigma2 = 0.25, 12 blocks") and "compound" in out[2]
+    assert "skip connection keeps x" in out[3]
+    assert "norms do not add" in out[4]
+    assert "square root" in out[5]
+    assert "one per block" in out[6]
+    assert "cross term" in out[7]
+    assert "depends on sigma2" in out[8]
+    assert "return one number" in out[9]
+    assert "expand E||x + W x||^2" in out[10]
+    assert not any("(1 + sigma2)" in line for line in out)  # the formula is not given away

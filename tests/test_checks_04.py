@@ -186,3 +186,47 @@ def test_check_nfe_formula(capsys):
     assert "no extra call" in out[4] and "no extra call" in out[5]
     assert out[6].startswith("FAIL nfe: rk4 over 1 step:") and "count the stages" in out[6]
     assert "euler over 1 step: return a whole number" in out[7]
+
+
+# ------------------------------------------------------------- check_euler_stability_limit
+
+
+def test_check_euler_stability_limit(capsys):
+    assert checks.check_euler_stability_limit("h", 0.2, 10.0)
+    assert checks.check_euler_stability_limit("h", torch.tensor(2 / 3), 3.0)
+    assert checks.check_euler_stability_limit("h", np.float64(0.2), 10.0)
+    for answer in (..., "0.2 s", 0.1, -0.2, 5.0, 20.0, 0.3, float("inf"), float("nan")):
+        assert not checks.check_euler_stability_limit("h", answer, 10.0)
+    out = lines(capsys)
+    assert out[:3] == ["PASS h"] * 3
+    assert "no answer yet" in out[3]
+    assert "give one number" in out[4]
+    assert "drops to zero in one step" in out[5]
+    assert "positive" in out[6]
+    assert "scales like 1 / lam" in out[7] and "scales like 1 / lam" in out[8]
+    assert "|factor| <= 1" in out[9]
+    assert "finite" in out[10] and "finite" in out[11]
+    assert not any("0.2" in line.split(":", 1)[1] for line in out[3:])  # no answer given away
+
+
+def test_check_euler_stability_limit_matches_euler():
+    """Just below the limit Euler's solution of y' = -lam y decays; just above it grows."""
+    lam = 10.0
+
+    def f(t, y):
+        return -lam * y
+
+    for h, grows in ((0.19, False), (0.21, True)):
+        y = torch.ones(1, dtype=torch.float64)
+        for _ in range(50):
+            y = solvers.euler_step(f, 0.0, y, h)
+        assert (abs(y.item()) > 1) == grows
+
+
+def test_check_euler_stability_limit_rejects_a_bad_lam():
+    import pytest
+
+    from nodebook_utils.checks.core import CheckerUsageError
+
+    with pytest.raises(CheckerUsageError):
+        checks.check_euler_stability_limit("h", 0.2, -1.0)

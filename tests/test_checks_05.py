@@ -132,3 +132,49 @@ def test_logistic_residual_failures_have_hints(capsys):
     assert "no graph" in out[4]
     assert "shape (11,)" in out[5]
     assert "values differ" in out[6] and "the exact solution" in out[6]
+
+
+# ------------------------------------------------------- what a flow can represent
+
+
+FLOW_RIGHT = {"3x + 1": (True, True, True), "-x": (False, True, True),
+              "x^2": (False, False, True)}
+
+
+def test_flow_representable_passes_the_right_prediction_in_any_spelling(capsys):
+    assert checks.check_flow_representable("ex", FLOW_RIGHT)
+    assert checks.check_flow_representable(
+        "ex", {"3x+1": [1, 1, 1], "- x": (0, 1, 1), "x**2": (False, False, True)})
+    assert lines(capsys) == ["PASS ex"] * 2
+
+
+def test_flow_representable_explains_the_first_wrong_entry(capsys):
+    order_kept = dict(FLOW_RIGHT, **{"-x": (True, True, True)})
+    no_flip = dict(FLOW_RIGHT, **{"-x": (False, False, True)})
+    monotone = dict(FLOW_RIGHT, **{"x^2": (False, True, True)})
+    no_bend = dict(FLOW_RIGHT, **{"x^2": (False, False, False)})
+    no_linear = dict(FLOW_RIGHT, **{"3x + 1": (False, True, True)})
+    for answer in (order_kept, no_flip, monotone, no_bend, no_linear):
+        assert not checks.check_flow_representable("ex", answer)
+    out = lines(capsys)
+    assert "8 of 9 right" in out[0] and "-x by (a)" in out[0] and "order" in out[0]
+    assert "negative weight" in out[1]
+    assert "x^2 by (b)" in out[2] and "monotone" in out[2]
+    assert "bend" in out[3]
+    assert "linear ODE" in out[4]
+    assert all("True" not in line and "False" not in line for line in out)
+
+
+def test_flow_representable_placeholders_and_shapes(capsys):
+    stub = {"3x + 1": (None, None, None), "-x": (None, None, None), "x^2": (None, None, None)}
+    answers = [stub, ..., [True] * 9, {"3x + 1": (True, True, True)}, {"x^3": (1, 1, 1)},
+               dict(FLOW_RIGHT, **{"-x": (False, True)}), dict(FLOW_RIGHT, **{"-x": ("no",) * 3})]
+    for answer in answers:
+        assert not checks.check_flow_representable("ex", answer)
+    out = lines(capsys)
+    assert "no answer yet" in out[0] and "no answer yet" in out[1]
+    assert "answer with a dict" in out[2]
+    assert "missing" in out[3]
+    assert "unknown target 'x^3'" in out[4]
+    assert "three booleans" in out[5]
+    assert "answer True or False" in out[6]

@@ -1,5 +1,6 @@
 """Checkers of 06_adjoint_method: a correct answer passes, a wrong one fails with a hint."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -173,3 +174,30 @@ def test_augmented_dimension_counts_trainable_parameters_only(capsys):
     net.bias.requires_grad_(False)
     assert checks.check_augmented_dimension("ex", 2 * 8 + 4, net, (4, 2))
     assert lines(capsys) == ["PASS ex"]
+
+
+# --------------------------------------------------- intervals between checkpoints
+
+
+def test_checkpoint_intervals(capsys):
+    assert checks.check_checkpoint_intervals("ex", 5)  # e^(10/5) = 7.4 <= 10 < e^(10/4)
+    assert checks.check_checkpoint_intervals("ex", 5.0)
+    assert checks.check_checkpoint_intervals("ex", 3, lam=2.0, factor=2.0)  # ceil(2 / ln 2)
+    answers = [..., 4, 6, 10, 12, 4.34, 0, "five", True]
+    for answer in answers:
+        assert not checks.check_checkpoint_intervals("ex", answer)
+    out = lines(capsys)
+    assert out[:3] == ["PASS ex"] * 3
+    assert "no answer yet" in out[3]
+    assert "e^(lam/K) = 12.2 is more than 10" in out[4]
+    assert "count intervals" in out[5]
+    assert "not log10" in out[6]
+    assert "not the smallest" in out[7]
+    assert "whole number" in out[8]
+    assert "positive whole number" in out[9]
+    assert "not str" in out[10] and "not bool" in out[11]
+
+
+def test_checkpoint_intervals_refuses_a_meaningless_question():
+    with pytest.raises(ValueError):
+        checks.check_checkpoint_intervals("ex", 5, lam=10.0, factor=1.0)

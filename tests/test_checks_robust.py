@@ -47,17 +47,22 @@ VALUE_CHECKERS = {
     "check_output_sizes": lambda a: checks.check_output_sizes("x", a, 28, [(3, 1, 0)]),
     "check_receptive_field": lambda a: checks.check_receptive_field("x", a, [3, 3]),
     "check_stack_shape": lambda a: checks.check_stack_shape("x", a, CONV, (1, 8, 8)),
+    "check_impulse_response": lambda a: checks.check_impulse_response("x", a, [1.0, 2.0], 4, 1),
+    "check_gradient_growth": lambda a: checks.check_gradient_growth("x", a, 1.5, 4),
     "check_block_parameter_count": lambda a: checks.check_block_parameter_count("x", a, 4, 8, 2),
     "check_measured_order": lambda a: checks.check_measured_order(
         "x", a, [0.1, 0.05, 0.025], [1e-2, 2.5e-3, 6.25e-4]),
     "check_ode_block_parameters": lambda a: checks.check_ode_block_parameters("x", a, 3, 20),
+    "check_flow_representable": lambda a: checks.check_flow_representable("x", a),
     "check_augmented_dimension": lambda a: checks.check_augmented_dimension(
         "x", a, DYNAMICS, (10, 3)),
+    "check_checkpoint_intervals": lambda a: checks.check_checkpoint_intervals("x", a, 10.0, 10.0),
     "check_paired_difference": lambda a: checks.check_paired_difference(
         "x", a, [0.1, 0.2, 0.3], [0.15, 0.2, 0.4]),
     "check_window_nfe": lambda a: checks.check_window_nfe("x", a),
     "check_concat_conv_parameters": lambda a: checks.check_concat_conv_parameters("x", a),
     "check_fixed_step_nfe": lambda a: checks.check_fixed_step_nfe("x", a, "euler", 0.05),
+    "check_euler_stability_limit": lambda a: checks.check_euler_stability_limit("x", a, 10.0),
 }
 FUNCTION_CHECKERS = {
     "check_function": lambda f: checks.check_function("x", f, torch.sin, [(torch.ones(3),)]),
@@ -76,6 +81,8 @@ FUNCTION_CHECKERS = {
     "check_heart_rate": lambda f: checks.check_heart_rate("x", f),
     "check_majority_baseline": lambda f: checks.check_majority_baseline("x", f),
     "check_per_class_metrics": lambda f: checks.check_per_class_metrics("x", f),
+    "check_residual_growth": lambda f: checks.check_residual_growth("x", f),
+    "check_device_summary": lambda f: checks.check_device_summary("x", f),
 }
 
 

@@ -1,5 +1,7 @@
 """Settings, setup() and the path shortening used in notebook outputs."""
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -86,8 +88,54 @@ def test_offline_flag_values(clean_env):
 
 def test_short_path_hides_machine_paths(tmp_path):
     assert short_path(Path.home() / ".cache" / "nodebook") == "~/.cache/nodebook"
-    assert short_path(tmp_path / "x").startswith("$TMPDIR/")
+    assert short_path(Path.home()) == "~"
+    assert short_path(tmp_path / "x").startswith(("$TMPDIR/", "${TMPDIR:-/tmp}/"))
     assert not short_path(Path.cwd() / "a" / "b").startswith("/")
+
+
+def test_short_path_can_be_pasted_into_a_shell(tmp_path, monkeypatch):
+    """Each form names the folder in a POSIX shell: ~ and $TMPDIR only where they mean it."""
+    folder = tmp_path / "with space" / "data"
+    folder.mkdir(parents=True)
+    (folder / "marker").write_text("here")
+    home = tmp_path / "home"
+    (home / ".cache").mkdir(parents=True)
+    (home / ".cache" / "marker").write_text("home")
+    cases = []
+    for tmpdir in (None, str(tmp_path)):  # TMPDIR unset, and TMPDIR naming the temp folder
+        if tmpdir is None:
+            monkeypatch.delenv("TMPDIR", raising=False)
+            monkeypatch.setattr("tempfile.tempdir", "/tmp")
+        else:
+            monkeypatch.setenv("TMPDIR", tmpdir)
+            monkeypatch.setattr("tempfile.tempdir", tmpdir)
+        monkeypatch.setenv("HOME", str(home))
+        cases.append((short_path(folder / "marker"), "here", dict(os.environ)))
+        cases.append((short_path(home / ".cache" / "marker"), "home", dict(os.environ)))
+    assert cases[1][0] == "~/.cache/marker"
+    assert cases[2][0].startswith("$TMPDIR/") and "'with space/data/marker'" in cases[2][0]
+    for shown, content, env in cases:
+        out = subprocess.run(["sh", "-c", f"cat {shown}"], env=env, capture_output=True,
+                             text=True, check=True).stdout
+        assert out == content, shown
+
+
+def test_short_path_prefers_the_nearer_base(tmp_path, monkeypatch):
+    """A home folder inside the temporary folder (a fresh HOME for a clean run) prints as ~."""
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert short_path(tmp_path / "home" / ".cache" / "nodebook") == "~/.cache/nodebook"
+    assert short_path(tmp_path / "other") == "$TMPDIR/other"
+
+
+def test_short_path_outside_home_temp_and_checkout_is_absolute(monkeypatch, tmp_path):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    elsewhere = Path("/opt/some data/mirror")
+    assert short_path(elsewhere) == "'/opt/some data/mirror'"
+    results = Path(nodebook_utils.__file__).resolve().parents[1] / "results" / "x.json"
+    assert short_path(results) == os.path.relpath(results)  # the course's files: relative
 
 
 def test_setup_seeds_prints_one_line_and_returns_settings(clean_env, capsys):

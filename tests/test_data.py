@@ -12,6 +12,8 @@ import gzip
 import hashlib
 import os
 import struct
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -405,7 +407,85 @@ def test_status_and_cli_show_no_absolute_paths(
     captured = capsys.readouterr()
     assert "DataUnavailableError" in captured.err and "mnist-test" in captured.out
     for text in (captured.out, captured.err):
-        assert str(tmp_path) not in text and str(mirror.resolve()) not in text
+        assert str(tmp_path) not in text  # the data folder is shown as ~/... or $TMPDIR/...
+    # every folder it names can be pasted into a shell and leads to that folder
+    settings = next(line for line in captured.out.splitlines() if line.startswith("data folder"))
+    shown = {"data": settings.split("data folder ")[1].split(" (NODEBOOK_DATA)")[0],
+             "mirror": settings.split("; mirror ")[1].split(" (NODEBOOK_MIRROR)")[0]}
+    tmp_path.joinpath("data").mkdir(exist_ok=True)
+    for name, folder in (("data", tmp_path / "data"), ("mirror", mirror)):
+        real = subprocess.run(["sh", "-c", f"cd {shown[name]} && pwd -P"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        assert real == str(folder.resolve()), (name, shown[name])
+
+
+def test_status_table_tells_a_fresh_reader_what_to_do(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Online with an empty cache: nothing is needed now, and the table gives the command for
+    each dataset and where the user-supplied files go, with pasteable paths."""
+    from nodebook_utils.data.status import fetch_command
+
+    monkeypatch.delenv("NODEBOOK_OFFLINE")
+    text = data.status_table()
+    assert "Nothing to do now" in text and "downloads or builds what it uses on first use" in text
+    for name in ("mnist-test", "mnist-train", "mnist-5k", "mitdb", "heartbeats"):
+        assert f"    {fetch_command(name)}\n" in text + "\n"
+    assert fetch_command("kaggle-heartbeats") not in text
+    folder = short_path(data_dir)
+    assert f"put them in {folder}" in text and "mitbih_train.csv and mitbih_test.csv" in text
+    assert f"data folder {folder} (NODEBOOK_DATA); mirror not set" in text
+    assert "offline no (NODEBOOK_OFFLINE)" in text
+
+
+def test_status_table_offline_says_what_needs_the_network(
+    mirror: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nodebook_utils.data.status import fetch_command, next_steps
+
+    rows = {row.name: row for row in data.status()}
+    steps = "\n".join(next_steps(list(rows.values())))
+    assert "NODEBOOK_OFFLINE=1 forbids downloads" in steps
+    assert fetch_command("mnist-train") in steps  # not in the mirror: needs the network
+    assert fetch_command("mnist-test") not in steps  # ready in the mirror
+    built = steps.split("built on first use from what is here")[1]
+    assert fetch_command("heartbeats") in built  # buildable offline from the mirror's mitdb
+
+
+def test_status_names_a_corrupt_file(data_dir: Path, mirror: Path) -> None:
+    from nodebook_utils.data.status import next_steps
+
+    target = data_dir / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"not the official file")
+    row = next(r for r in data.status() if r.name == "mnist-test")
+    assert row.present and row.verified is False and row.corrupt == (target.name,)
+    (line,) = [s for s in next_steps([row]) if s.startswith("mnist-test")]
+    assert "t10k-labels-idx1-ubyte.gz failed its checksum check" in line
+    assert short_path(data_dir) in line and "--fetch mnist-test" in line
+
+
+def test_status_with_everything_ready_says_so() -> None:
+    from nodebook_utils.data.status import next_steps
+
+    ready = data.DatasetStatus("mnist-test", "d", True, True, "cache", "2/2 files")
+    assert next_steps([ready]) == ["Every dataset is here and verified: nothing to do."]
+
+
+def test_the_printed_fetch_command_runs_at_the_top_of_the_checkout(
+    data_dir: Path, mirror: Path
+) -> None:
+    from nodebook_utils.data.status import fetch_command
+
+    root = Path(data.__file__).resolve().parents[2]
+    env = dict(os.environ)  # a bare "python" must be this one
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    done = subprocess.run(fetch_command("mnist-test"), shell=True, cwd=root, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (data_dir / "mnist" / "t10k-labels-idx1-ubyte.gz").exists()
+    with pytest.raises(ValueError, match="unknown dataset"):
+        fetch_command("cifar")
 
 
 # --- the store: temporary files, links, the data folder, the mirror setting ------------------

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -52,8 +53,7 @@ def test_lesson_template(path):
     assert "summary" in markdown and "references" in markdown
 
 
-@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if int(p.name[:2]) >= 7],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_header_run_time_is_the_roadmaps(path):
     """The run time in the first cell is the measured one that README and 00 show."""
     first = "".join(json.loads(path.read_text())["cells"][0]["source"])
@@ -71,8 +71,7 @@ def test_no_execution_timing_metadata(path):
         assert "execution" not in cell["metadata"], f"cell {i} holds execution timestamps"
 
 
-@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if int(p.name[:2]) >= 7],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_solutions_are_hidden_tagged_and_say_so(path):
     """Solution cells: hidden, tagged "solution", first line says so; at least two exercises."""
     cells = code_cells(path)
@@ -86,3 +85,62 @@ def test_solutions_are_hidden_tagged_and_say_so(path):
         assert "NBVAL_" not in source, "use nbval's cell tags, not # NBVAL_ comments"
         if "solution" not in cell["metadata"].get("tags", []):
             assert not source.startswith("# Solution")
+
+
+def defined_names(source: str) -> set[str]:
+    """Top-level names a cell binds: functions, classes, assignments, for-loop targets."""
+    names = set(re.findall(r"^(?:def|class)\s+([A-Za-z_]\w*)", source, re.M))
+    for targets in re.findall(r"^([A-Za-z_][\w, ]*?)\s*(?::[^=\n]+)?=[^=]", source, re.M):
+        names |= {n.strip() for n in targets.split(",") if n.strip()}
+    for targets in re.findall(r"^for\s+([\w, ]+?)\s+in\b", source, re.M):
+        names |= {n.strip() for n in targets.split(",") if n.strip()}
+    return names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_solutions_never_overwrite_the_learners_names(path):
+    """Run all: a solution binds no name that another cell binds (it uses ``solution_*``), so
+    it cannot replace the learner's answer or the lesson's state."""
+    cells = code_cells(path)
+    is_solution = ["solution" in c["metadata"].get("tags", []) for c in cells]
+    lesson = set().union(*(defined_names("".join(c["source"]))
+                           for c, sol in zip(cells, is_solution, strict=True) if not sol))
+    for i, (cell, sol) in enumerate(zip(cells, is_solution, strict=True)):
+        if sol:
+            clash = sorted(defined_names("".join(cell["source"])) & lesson)
+            assert not clash, f"code cell {i}: a solution rebinds {clash}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_widget_state_and_no_frozen_progress_bars(path):
+    """Widget state is machine noise (make notebooks does not store it); a progress bar in a
+    committed output is frozen forever (TQDM_DISABLE=1 hides the package's bars)."""
+    notebook = json.loads(path.read_text())
+    assert "widgets" not in notebook["metadata"], "remove metadata.widgets"
+    for i, cell in enumerate(code_cells(path)):
+        for out in cell["outputs"]:
+            texts = [out.get("text", "")]
+            data = out.get("data", {})
+            if "application/vnd.jupyter.widget-view+json" in data:
+                texts.append(data.get("text/plain", ""))
+            text = "".join("".join(t) if isinstance(t, list) else t for t in texts)
+            assert not re.search(r"\d+%\|.*\|\s*\d+/\d+|it/s\]|s/it\]", text), (
+                f"cell {i} holds a progress bar"
+            )
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if not p.name.startswith("00")],
+                         ids=lambda p: p.name)
+def test_each_lesson_links_the_lessons_it_builds_on(path):
+    first = "".join(json.loads(path.read_text())["cells"][0]["source"])
+    line = next((x for x in first.splitlines() if x.startswith("**Builds on:**")), None)
+    assert line, 'the first cell needs a "**Builds on:**" line with links'
+    links = re.findall(r"\]\((\d\d_[\w]+\.ipynb)\)", line)
+    assert links and all(link < path.name and (path.parent / link).exists() for link in links)
+
+
+def test_00_names_the_sources_in_full():
+    text = json.dumps(json.loads((ROOT / "notebooks" / "00_start_here.ipynb").read_text()))
+    for source in ("Neural Ordinary Differential Equations: Review of Literature",
+                   "Harvey Mudd", "Math 179", "Chen et al"):
+        assert source in text

@@ -16,6 +16,7 @@ from . import (
     residual_networks,  # 03
     resnets_as_euler,  # 04
     spiral_dynamics,  # 07
+    start_here,  # 00
 )
 from .adjoint_method import *  # noqa: F403
 from .convolutional_networks import *  # noqa: F403
@@ -27,8 +28,10 @@ from .neural_odes import *  # noqa: F403
 from .residual_networks import *  # noqa: F403
 from .resnets_as_euler import *  # noqa: F403
 from .spiral_dynamics import *  # noqa: F403
+from .start_here import *  # noqa: F403
 
 LESSON_MODULES = (
+    start_here,
     discrete_convolution,
     convolutional_networks,
     residual_networks,

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 
-from .core import Verdict, _as_float64, _call, _Hint, checker, report
+from .core import CheckerUsageError, Verdict, _as_float64, _call, _Hint, checker, report
 
-__all__ = ["check_linear_solve_adjoint", "check_adjoint_step", "check_augmented_dimension"]
+__all__ = [
+    "check_linear_solve_adjoint",
+    "check_adjoint_step",
+    "check_augmented_dimension",
+    "check_checkpoint_intervals",
+]
 
 
 def _linear_solve_cases() -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
@@ -186,3 +192,41 @@ def check_augmented_dimension(
         if answer == value:
             return report(name, False, hint)
     return report(name, False, "count numel(z) + numel(a) + numel(theta), with a shaped like z")
+
+
+@checker
+def check_checkpoint_intervals(
+    name: str, answer: Any, lam: float = 10.0, factor: float = 10.0
+) -> Verdict:
+    """Check Exercise 4 of 06_adjoint_method, a derivation: the smallest number ``K`` of equal
+    intervals of ``[0, 1]`` for which the backward reconstruction of ``z`` over one interval
+    amplifies an error in a direction that contracts at rate ``lam`` by at most ``factor``:
+    ``e^(lam / K) <= factor``, so ``K = ceil(lam / ln(factor))``. The hint names the likely
+    slip (log10 for ln, times counted instead of intervals, not the smallest)."""
+    if lam <= 0 or factor <= 1:
+        raise CheckerUsageError("lam must be positive and factor larger than 1")
+    if answer is None or answer is ...:
+        return report(name, False, "no answer yet: replace the placeholder with your answer")
+    if isinstance(answer, bool) or not isinstance(answer, int | float):
+        return report(name, False, f"answer with a whole number of intervals, not "
+                      f"{type(answer).__name__}")
+    if not math.isfinite(answer) or answer <= 0:
+        return report(name, False, "K is a positive whole number of intervals")
+    if answer != int(answer):
+        return report(name, False, "K counts intervals, a whole number: round up the K at "
+                      "which e^(lam/K) equals the factor")
+    k = int(answer)
+    want = math.ceil(lam / math.log(factor) - 1e-12)
+    if k == want:
+        return report(name, True)
+    if k < want:
+        return report(name, False, f"with K = {k} each interval has length 1/{k}, and "
+                      f"e^(lam/K) = {math.exp(lam / k):.3g} is more than {factor:g}")
+    if k == math.ceil(lam / math.log10(factor) - 1e-12):
+        return report(name, False, "the growth is e^(lam t), a natural exponential: solve "
+                      "e^(lam/K) <= factor with the natural logarithm, not log10")
+    if k == want + 1:
+        return report(name, False, f"{k} intervals are enough, but is {k - 1} enough too? "
+                      "(K intervals have K + 1 observation times: count intervals)")
+    return report(name, False, f"{k} intervals are enough, but not the smallest number: "
+                  "solve e^(lam/K) <= factor for K")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from .core import Verdict, _call, _Hint, checker, report
+from .core import CheckerUsageError, Verdict, _call, _Hint, checker, report
 
-__all__ = ["check_conv_parameters", "check_stack_shape"]
+__all__ = ["check_conv_parameters", "check_gradient_growth", "check_stack_shape"]
 
 
 @checker
@@ -103,3 +105,46 @@ def check_stack_shape(
     else:
         hint = "follow the size layer by layer: n -> n - f + 1 for C, n -> floor(n / p) for P"
     return report(name, False, f"got {got}: {hint}")
+
+
+@checker
+def check_gradient_growth(name: str, answer: Any, gain: float, depth: int) -> Verdict:
+    """Check a derived factor: multiplying every weight of a ``depth``-layer ReLU network with
+    zero biases by ``gain`` multiplies the backward product that carries the error signal from
+    the last layer to the first by ``gain ** (depth - 1)``: one factor per weight matrix the
+    signal passes, none from the ReLU slopes, which scaling does not change. The hint names
+    the likely slip (02_convolutional_networks)."""
+    if gain <= 0 or gain == 1 or depth < 2:
+        raise CheckerUsageError("use a positive gain other than 1 and a depth of at least 2")
+    if answer is None or answer is ...:
+        return report(name, False, "no answer yet: replace the placeholder with your answer")
+    is_number = isinstance(answer, numbers.Real) or (
+        isinstance(answer, torch.Tensor) and answer.numel() == 1)
+    if isinstance(answer, bool) or not is_number:
+        return report(name, False, f"give one number (e.g. an expression such as 2.0 ** 3), "
+                      f"not {type(answer).__name__}")
+    got = float(answer)
+    if not math.isfinite(got) or got <= 0:
+        return report(name, False, "give one positive, finite number")
+    want = gain ** (depth - 1)
+
+    def near(value: float) -> bool:
+        return math.isclose(got, value, rel_tol=1e-3)
+
+    if near(want):
+        return report(name, True)
+    slips = [
+        (gain, "that is the factor of one layer; the signal passes through several"),
+        (gain ** depth, f"one factor too many: on its way back from z_{depth} to z_1 the "
+         f"signal passes W_{depth}, ..., W_2, not W_1"),
+        (gain ** (depth - 2), f"one factor too few: on its way back from z_{depth} to z_1 the "
+         f"signal passes W_{depth}, ..., W_2"),
+        (gain ** (2 * (depth - 1)), "the ReLU slopes are 0 or 1 and scaling does not change "
+         "which inputs are positive: only the weights contribute a factor"),
+        (gain * (depth - 1), "the factors multiply, they do not add"),
+    ]
+    for value, hint in slips:
+        if near(value):
+            return report(name, False, hint)
+    return report(name, False, "write delta_1 as a product of one factor diag(relu'(z_l)) "
+                  "W_(l+1)^T per layer and ask which factors change when every W is scaled")

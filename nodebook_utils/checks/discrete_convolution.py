@@ -7,9 +7,14 @@ from typing import Any
 
 import torch
 
-from .core import Verdict, _as_float64, _call, _Hint, checker, report
+from .core import CheckerUsageError, Verdict, _as_float64, _call, _Hint, checker, report
 
-__all__ = ["check_conv2d", "check_output_sizes", "check_receptive_field"]
+__all__ = [
+    "check_conv2d",
+    "check_impulse_response",
+    "check_output_sizes",
+    "check_receptive_field",
+]
 
 
 def _conv2d_cases() -> list[tuple[torch.Tensor, torch.Tensor, int, int, str]]:
@@ -166,3 +171,66 @@ def check_receptive_field(
     else:
         hint = "start from r = 1, jump = 1; per layer: r += d (k - 1) jump, then jump *= s"
     return report(name, False, hint)
+
+
+@checker
+def check_impulse_response(
+    name: str,
+    answer: Any,
+    kernel: Sequence[float],
+    length: int,
+    position: int,
+    padding: int = 0,
+) -> Verdict:
+    """Check a prediction of what ``torch.nn.functional.conv1d`` returns for a unit impulse
+    (``length`` zeros with a 1 at ``position``) and ``kernel``, with ``padding`` zeros on each
+    side: the list of outputs. The hint names the likely slip (the true convolution's flipped
+    kernel, the right values in the wrong place, the wrong length) without giving the answer
+    away (01_discrete_convolution)."""
+    if not 0 <= position < length:
+        raise CheckerUsageError(f"position {position} is outside a signal of length {length}")
+    if answer is None or answer is ...:
+        return report(name, False, "no answer yet: replace the placeholder with your prediction")
+    x = torch.zeros(1, 1, length, dtype=torch.float64)
+    x[0, 0, position] = 1.0
+    w = torch.as_tensor(kernel, dtype=torch.float64).view(1, 1, -1)
+    conv1d = torch.nn.functional.conv1d
+    want = conv1d(x, w, padding=padding).flatten()
+    if isinstance(answer, str | dict) or callable(answer):
+        return report(name, False, "give a list of numbers, one per output")
+    try:
+        got = torch.as_tensor(answer, dtype=torch.float64).flatten()
+    except (TypeError, ValueError, RuntimeError):
+        return report(name, False, "give a list of numbers, one per output")
+    if not torch.isfinite(got).all():
+        return report(name, False, "give finite numbers, one per output")
+    if got.shape != want.shape:
+        return report(
+            name, False,
+            f"{got.numel()} values, but F.conv1d gives one per start position of the kernel: "
+            "floor((n + 2p - k) / s) + 1 of them",
+        )
+    if torch.allclose(got, want, rtol=0.0, atol=1e-9):
+        return report(name, True)
+    flipped = conv1d(x, w.flip(-1), padding=padding).flatten()
+    if torch.allclose(got, flipped, rtol=0.0, atol=1e-9):
+        return report(
+            name, False,
+            "that is the true convolution, which flips the kernel; F.conv1d slides the kernel "
+            "as it is and takes dot products (a cross-correlation)",
+        )
+    same_values = any(
+        torch.allclose(got, torch.roll(candidate, shift), rtol=0.0, atol=1e-9)
+        for candidate in (want, flipped) for shift in range(1, length)
+    )
+    if same_values:
+        return report(
+            name, False,
+            "the right numbers in the wrong place: output n is the dot product of w with the "
+            "padded inputs n, n + 1, ..., n + k - 1, so find the n whose window covers the 1",
+        )
+    return report(
+        name, False,
+        "output n = sum over j of x_padded[n + j] * w[j]; only the j that puts the 1 of the "
+        "impulse under w[j] contributes",
+    )

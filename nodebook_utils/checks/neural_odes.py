@@ -9,7 +9,12 @@ import torch
 
 from .core import Verdict, _call, _Hint, checker, report
 
-__all__ = ["check_ode_block_parameters", "check_concat_time", "check_logistic_residual"]
+__all__ = [
+    "check_ode_block_parameters",
+    "check_concat_time",
+    "check_logistic_residual",
+    "check_flow_representable",
+]
 
 
 @checker
@@ -170,3 +175,88 @@ def check_logistic_residual(
                           "weights is wrong: pass create_graph=True to torch.autograd.grad "
                           "so that dy/dt itself can be differentiated")
     return report(name, True)
+
+
+#: The three targets of Exercise 4 of 05_neural_odes and, for each, whether it can be
+#: represented exactly by (a) a 1-D ODE block, (b) a 1-D ODE block and a linear layer,
+#: (c) an augmented ODE block on [x, 0] in R^2 and a linear layer.
+_FLOW_TARGETS: dict[str, tuple[bool, bool, bool]] = {
+    "3x + 1": (True, True, True),
+    "-x": (False, True, True),
+    "x^2": (False, False, True),
+}
+_FLOW_MODELS = ("(a) the 1-D ODE block", "(b) the 1-D block + linear layer",
+                "(c) the augmented block + linear layer")
+#: Why each entry is what it is, phrased as a hint for a learner who got it wrong.
+_FLOW_HINTS: dict[tuple[str, int], str] = {
+    ("3x + 1", 0): "try a linear ODE, dh/dt = a h + c: it maps x to e^a x + c (e^a - 1) / a",
+    ("3x + 1", 1): "whatever a 1-D block does alone, a block plus the linear layer w = 1, b = 0 "
+                   "does too",
+    ("3x + 1", 2): "a block on [x, 0] can leave the extra coordinate alone and act on x as in "
+                   "(a); the linear layer then reads x's coordinate",
+    ("-x", 0): "a 1-D flow keeps the order of points (trajectories cannot cross, section 4), "
+               "and x -> -x reverses it",
+    ("-x", 1): "the linear layer may have a negative weight: what does w = -1 do after the "
+               "flow of f = 0?",
+    ("-x", 2): "whatever (b) can do, (c) can do with the extra coordinate left at 0",
+    ("x^2", 0): "a flow is one-to-one, but x^2 sends -0.5 and 0.5 to the same point",
+    ("x^2", 1): "h(1) is strictly increasing in x (a 1-D flow keeps the order), so w h(1) + b "
+                "is strictly monotone or constant; is x^2 on [-1, 1] either?",
+    ("x^2", 2): "in two dimensions the line of points (x, 0) can bend: which flow moves (x, 0) "
+                "to (x, x^2)? Try dynamics f(t, h) = (0, g(h_1))",
+}
+
+
+def _flow_key(key: Any) -> str | None:
+    """A learner's key for a target, normalised (spaces, ``**`` and ``²`` allowed), or None."""
+    if not isinstance(key, str):
+        return None
+    k = key.replace(" ", "").replace("**", "^").replace("²", "^2").replace("−", "-")
+    for target in _FLOW_TARGETS:
+        if k == target.replace(" ", ""):
+            return target
+    return None
+
+
+@checker
+def check_flow_representable(name: str, answer: Any) -> Verdict:
+    """Check Exercise 4 of 05_neural_odes, a prediction: for each target map of ``[-1, 1]``
+    (``"3x + 1"``, ``"-x"``, ``"x^2"``), three booleans saying whether it can be represented
+    exactly by (a) a 1-D ODE block, (b) a 1-D ODE block followed by a linear layer, (c) an
+    augmented ODE block on ``[x, 0]`` followed by a linear layer, with any dynamics continuous
+    in ``t`` and Lipschitz in ``h``. The hint explains the first wrong entry without listing
+    the others."""
+    no_answer = "no answer yet: replace each None with True or False"
+    if answer is None or answer is ...:
+        return report(name, False, no_answer)
+    if not isinstance(answer, dict):
+        return report(name, False, "answer with a dict: {'3x + 1': (a, b, c), '-x': (a, b, c), "
+                      "'x^2': (a, b, c)}, each of a, b, c True or False")
+    given: dict[str, Any] = {}
+    for key, value in answer.items():
+        target = _flow_key(key)
+        if target is None:
+            return report(name, False, f"unknown target {key!r}: use the keys '3x + 1', '-x' "
+                          "and 'x^2'")
+        given[target] = value
+    missing = [t for t in _FLOW_TARGETS if t not in given]
+    if missing:
+        return report(name, False, f"give an answer for every target; missing: {missing}")
+    wrong = []
+    for target, want in _FLOW_TARGETS.items():
+        value = given[target]
+        if not isinstance(value, tuple | list) or len(value) != 3:
+            return report(name, False, f"{target}: give three booleans, for (a), (b) and (c)")
+        for i, (got, right) in enumerate(zip(value, want, strict=True)):
+            if got is None or got is ...:
+                return report(name, False, no_answer)
+            if not isinstance(got, bool) and got not in (0, 1):
+                return report(name, False, f"{target}, {_FLOW_MODELS[i]}: answer True or "
+                              f"False, not {got!r}")
+            if bool(got) != right:
+                wrong.append((target, i))
+    if not wrong:
+        return report(name, True)
+    target, i = wrong[0]
+    return report(name, False, f"{9 - len(wrong)} of 9 right. {target} by {_FLOW_MODELS[i]}: "
+                  f"{_FLOW_HINTS[(target, i)]}")

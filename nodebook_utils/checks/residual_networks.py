@@ -10,7 +10,7 @@ import torch
 
 from .core import Verdict, _call, _Hint, checker, report
 
-__all__ = ["check_residual_block", "check_block_parameter_count"]
+__all__ = ["check_residual_block", "check_block_parameter_count", "check_residual_growth"]
 
 
 @checker
@@ -108,3 +108,54 @@ def check_block_parameter_count(
     slips.pop(want, None)
     hint = slips.get(answer, "add b(9a + 1) + b(9b + 1), plus a*b for a projection shortcut")
     return report(name, False, f"{answer} is not it: {hint}")
+
+
+def _growth_slips(sigma2: float, blocks: int) -> list[tuple[float, str]]:
+    """Likely wrong formulas for :func:`check_residual_growth`, each with its hint
+    (03_residual_networks)."""
+    import math
+
+    return [
+        (1 + blocks * sigma2, "the blocks compound: each block multiplies the mean square by "
+         "the same factor, so the factors multiply; they do not add"),
+        (sigma2**blocks, "the skip connection keeps x: a block returns x + W x, not W x"),
+        ((1 + math.sqrt(sigma2)) ** (2 * blocks), "norms do not add: expand "
+         "E||x + W x||^2 = ||x||^2 + 2 E[x^T W x] + E||W x||^2, and note E[W] = 0"),
+        ((1 + sigma2) ** (blocks / 2), "that is the growth of the norm ||x_L|| / ||x_0||, the "
+         "square root; the question asks for the mean square"),
+        ((1 + sigma2) ** (blocks - 1), "count the factors: one per block"),
+        ((1 + sigma2) ** (blocks + 1), "count the factors: one per block"),
+        ((1 + 2 * sigma2) ** blocks, "the cross term 2 x^T W x has mean zero, because E[W] = 0"),
+        (2.0**blocks, "the factor per block depends on sigma2: how much does E||W x||^2 add?"),
+    ]
+
+
+@checker
+def check_residual_growth(name: str, fn: Callable[[float, int], Any]) -> Verdict:
+    """Check ``fn(sigma2, blocks)``, a derived formula for the expected growth of the mean
+    square, ``E||x_L||^2 / ||x_0||^2``, through ``blocks`` linear residual blocks
+    ``x -> x + W x`` whose matrices ``W`` (n x n) have independent N(0, sigma2 / n) entries,
+    drawn afresh for every block: ``(1 + sigma2) ** blocks``. The hint names the likely slip
+    without giving the formula away (03_residual_networks)."""
+    import math
+
+    for sigma2, blocks in [(0.25, 12), (0.5, 1), (0.5, 15), (1.0, 4), (0.1, 30), (2.0, 3)]:
+        where = f"sigma2 = {sigma2:g}, {blocks} block{'s' if blocks > 1 else ''}"
+        try:
+            got = _call(fn, sigma2, blocks, where=where,
+                        nothing="no answer yet: return the predicted growth factor")
+        except _Hint as exc:
+            return report(name, False, str(exc))
+        try:
+            got = float(got)
+        except (TypeError, ValueError, RuntimeError):
+            return report(name, False, f"{where}: return one number, not {type(got).__name__}")
+        want = (1 + sigma2) ** blocks
+        if math.isclose(got, want, rel_tol=1e-6):
+            continue
+        hint = next((h for value, h in _growth_slips(sigma2, blocks)
+                     if math.isclose(got, value, rel_tol=1e-6)),
+                    "for one block, expand E||x + W x||^2 for a fixed x, then apply it block "
+                    "after block")
+        return report(name, False, f"{where}: {hint}")
+    return report(name, True)

@@ -9,7 +9,9 @@ import torch
 
 from .core import Verdict, _as_float64, _call, _Hint, checker, report
 
-__all__ = ["check_rk_step", "check_measured_order", "check_nfe_formula"]
+__all__ = [
+    "check_rk_step", "check_measured_order", "check_nfe_formula", "check_euler_stability_limit",
+]
 
 
 def _rk_cases() -> list[tuple[Callable[..., Any], torch.Tensor, torch.Tensor, float, str]]:
@@ -201,3 +203,40 @@ def check_nfe_formula(name: str, fn: Callable[..., Any]) -> Verdict:
                 hint = "count the stages of one step of this method and multiply by the steps"
             return report(name, False, f"{where}: {hint}")
     return report(name, True)
+
+
+@checker
+def check_euler_stability_limit(name: str, answer: Any, lam: float) -> Verdict:
+    """Check the largest step size ``h`` for which Euler's method on ``y' = -lam * y``
+    (``lam > 0``) does not let the solution grow: one step multiplies ``y`` by ``1 - h lam``,
+    and ``|1 - h lam| <= 1`` holds up to ``h = 2 / lam``. The hint names the likely slip
+    without giving the number away (04_resnets_as_euler)."""
+    import math
+
+    from .core import CheckerUsageError
+
+    if not lam > 0:
+        raise CheckerUsageError(f"lam={lam!r}: the test equation needs lam > 0")
+    if answer is None or answer is ...:
+        return report(name, False, "no answer yet: replace the placeholder with your answer")
+    try:
+        answer = float(answer)  # a number, a one-element tensor or NumPy value
+    except (TypeError, ValueError, RuntimeError):
+        return report(name, False, "give one number, the largest step size h")
+    if not math.isfinite(answer):
+        return report(name, False, f"{answer} is not a step size: give a finite number")
+    want = 2 / lam
+    if math.isclose(answer, want, rel_tol=1e-3):
+        return report(name, True)
+    slips = [
+        (1 / lam, "at this h the factor 1 - h lam is 0 and the solution drops to zero in one "
+         "step; for larger h it changes sign but can still shrink: find where |1 - h lam| "
+         "reaches 1 again"),
+        (-want, "a step size is positive: solve |1 - h lam| <= 1 for h > 0"),
+        (lam / 2, "h is a time, so it scales like 1 / lam, not like lam"),
+        (2 * lam, "h is a time, so it scales like 1 / lam, not like lam"),
+    ]
+    hint = next((h for value, h in slips if math.isclose(answer, value, rel_tol=1e-3)),
+                "write one Euler step for y' = -lam y as y_new = (factor) * y; the solution "
+                "does not grow while |factor| <= 1")
+    return report(name, False, hint)

