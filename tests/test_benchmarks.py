@@ -25,7 +25,8 @@ def load(name: str):
 def ecg_speed(tmp_path_factory):
     module = load("ecg_speed")
     path = tmp_path_factory.mktemp("bench") / "ecg_speed.json"
-    only = ["original: dopri5 + adjoint, tol 1e-3", "rk4, 1 step, time as bias"]
+    only = ["original: dopri5 + adjoint, tol 1e-3", "rk4, 1 step, time as bias",
+            "dopri5, tol 1e-3, no adjoint, kinetic + Jacobian regularised"]
     module.main(["--quick", "--records", *data.FAST_RECORDS, "--steps", "2", "--test-beats", "48",
                  "--only", *only, "--json", str(path)])
     return module, json.loads(path.read_text())
@@ -35,7 +36,7 @@ def test_ecg_speed_quick_writes_the_contracted_json(ecg_speed):
     module, result = ecg_speed
     assert result["mode"] == "quick" and "summary" in result["hardware"]
     names = [row["name"] for row in result["rows"]]
-    assert names[0] == "resnet" and len(names) == 3
+    assert names[0] == "resnet" and len(names) == 4
     assert any("dopri5" in n and "adjoint" in n for n in names)
     keys = {"name", "train_step_ms", "train_ratio", "eval_ratio", "nfe_forward", "nfe_backward",
             "peak_memory_mb", "test_accuracy_mean", "test_accuracy_std", "seeds"}
@@ -43,13 +44,15 @@ def test_ecg_speed_quick_writes_the_contracted_json(ecg_speed):
         assert keys <= set(row)
         assert row["seeds"] == 1 and row["steps"] == 2
         assert 0.0 <= row["test_accuracy_mean"] <= 1.0
-    resnet, original, fast = result["rows"]
+    resnet, original, regularised, fast = result["rows"]
+    assert regularised["options"]["regularise"] == {"kinetic": 0.01, "jacobian": 0.01}
+    assert regularised["parameters"] == 59_333 and regularised["nfe_backward"] == 0
     assert resnet["train_ratio"] == 1.0 and resnet["nfe_forward"] is None
     assert resnet["parameters"] == 182_853
     assert original["parameters"] == fast["parameters"] == 59_333
     assert fast["nfe_forward"] == 4 and fast["nfe_backward"] == 0  # rk4, one step, backprop
     assert original["nfe_forward"] >= 8 and original["nfe_backward"] > 0  # dopri5, adjoint
-    for row in (original, fast):  # "is it still an ODE?" solved accurately
+    for row in (original, regularised, fast):  # "is it still an ODE?" solved accurately
         assert row["accurate_solve"]["solver"]["method"] == "dopri5"
         assert 0.0 <= row["accurate_solve"]["test_accuracy_mean"] <= 1.0
 
@@ -65,7 +68,7 @@ def test_configurations_cover_what_issue_11_names():
     module = load("ecg_speed")
     names = " ".join(c.name for c in module.CONFIGURATIONS)
     for word in ("original", "no adjoint", "seminorm", "tol 1e-2", "euler", "midpoint", "rk4",
-                 "time as bias"):
+                 "time as bias", "regularised", "torch.compile"):
         assert word in names
 
 

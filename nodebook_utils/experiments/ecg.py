@@ -183,6 +183,7 @@ def train_and_test(
     evaluate_train: bool = False,
     progress: bool = True,
     factory: Callable[[], nn.Module] | None = None,
+    make_loss: Callable[[nn.Module], Callable] | None = None,
 ) -> dict[str, Any]:
     """Train one model with the source's optimiser on ``split["train"]`` (validating on
     ``split["val"]`` after each epoch), test it on ``split["test"]``, and measure its training
@@ -191,7 +192,8 @@ def train_and_test(
     The training accuracy is the running accuracy over the last epoch's batches (as a
     training log shows it); ``evaluate_train=True`` also evaluates the final model on the
     whole training set. ``factory`` builds the model instead of :func:`build_model` (the
-    benchmarks of 10_fast_neural_odes); it is called right after seeding."""
+    benchmarks of 10_fast_neural_odes); it is called right after seeding. ``make_loss(model)``
+    gives the training loss instead of cross-entropy (e.g. :func:`fast.regularised_loss`)."""
     device = torch.device(device)
     seed_everything(seed)
     model = (factory() if factory is not None else build_model(name, solver)).to(device)
@@ -201,8 +203,9 @@ def train_and_test(
     val = DataLoader(TensorDataset(*split["val"]), batch_size=test_batch_size)
     test = DataLoader(TensorDataset(*split["test"]), batch_size=test_batch_size)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    loss_fn = make_loss(model) if make_loss is not None else F.cross_entropy
     history = fit(model, train, epochs=epochs, optimizer=optimizer, device=device,
-                  val_loader=val, max_batches=max_batches, progress=progress)
+                  val_loader=val, max_batches=max_batches, progress=progress, loss_fn=loss_fn)
     tested = evaluate(model, test, device=device, predictions=True, progress=progress)
     confusion = confusion_matrix(tested["target"], tested["predicted"], len(CLASSES))
     memory = _training_step_memory(model, train, device)
