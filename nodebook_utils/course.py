@@ -37,10 +37,10 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(4, "04_resnets_as_euler.ipynb", "ResNets as Euler steps: ODE solvers from scratch", 13),
     Lesson(5, "05_neural_odes.ipynb", "Neural ODE blocks with torchdiffeq", 53),
     Lesson(6, "06_adjoint_method.ipynb", "The adjoint method", 17),
-    Lesson(7, "07_spiral_dynamics.ipynb", "Experiment: a spiral dynamical system", 140),
-    Lesson(8, "08_mnist_odenet.ipynb", "Experiment: MNIST ODE-Net vs ResNet", 792),
+    Lesson(7, "07_spiral_dynamics.ipynb", "Experiment: a spiral dynamical system", 120),
+    Lesson(8, "08_mnist_odenet.ipynb", "Experiment: MNIST ODE-Net vs ResNet", 611),
     Lesson(
-        9, "09_ecg_resnet_vs_node.ipynb", "Experiment: ECG heartbeats, ResNet vs Neural ODE", 803
+        9, "09_ecg_resnet_vs_node.ipynb", "Experiment: ECG heartbeats, ResNet vs Neural ODE", 757
     ),
     Lesson(10, "10_fast_neural_odes.ipynb", "Making Neural ODEs fast"),
 )
