@@ -4,13 +4,15 @@ baseline row measured in the same run, the Markdown table and the JSON file."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from nodebook_utils.experiments.common import jsonable
+from nodebook_utils.experiments.common import environment, hardware, jsonable
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -64,8 +66,15 @@ def table(rows: list[dict[str, Any]], baseline: str) -> str:
     return "\n".join(lines)
 
 
-def write(result: dict[str, Any], path: Path) -> Path:
-    """Write ``result`` as indented JSON."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(jsonable(result), indent=1) + "\n")
-    return path
+def finish(result: dict[str, Any], rows: list[dict[str, Any]], device: torch.device,
+           start: float, json_path: Path | None) -> dict[str, Any]:
+    """Complete ``result`` with the hardware, environment, duration and rows; print the table
+    (ratios to the ``resnet`` row) and write the JSON to ``json_path`` if given."""
+    result.update(hardware=hardware(device), environment=environment(),
+                  seconds=time.perf_counter() - start, rows=rows)
+    print(table(rows, "resnet"))
+    print(f"\n{result['hardware']['summary']}; {result['seconds'] / 60:.1f} min in all")
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(jsonable(result), indent=1) + "\n")
+    return result

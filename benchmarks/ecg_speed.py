@@ -33,11 +33,11 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from nodebook_utils import fast, models
 from nodebook_utils.config import get_settings
-from nodebook_utils.experiments import common, ecg
+from nodebook_utils.experiments import ecg
 from nodebook_utils.training import evaluate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import add_ratios, avg, mean_std, table, write  # noqa: E402
+from bench import add_ratios, avg, finish, mean_std  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -210,22 +210,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"{config.name}: {rows[-1]['train_step_ms']:.0f} ms/step, test accuracy "
               f"{rows[-1]['test_accuracy_mean']:.4f}", file=sys.stderr, flush=True)
     add_ratios(rows, "resnet", "original")
-    result = {
+    return finish({
         "benchmark": "ecg_speed",
         "mode": "quick" if quick else "full",
-        "hardware": common.hardware(device),
-        "environment": common.environment(),
         "protocol": "kaggle",
         "budget": {"epochs": epochs, "steps_per_epoch": steps, "test_beats": len(split["test"][1]),
                    "train_beats": len(split["train"][1])},
-        "seconds": time.perf_counter() - start,
-        "rows": rows,
-    }
-    print(table(rows, "resnet"))
-    print(f"\n{result['hardware']['summary']}; {result['seconds'] / 60:.1f} min in all")
-    if args.json:
-        write(result, args.json)
-    return result
+    }, rows, device, start, args.json)
 
 
 if __name__ == "__main__":

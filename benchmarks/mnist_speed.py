@@ -24,18 +24,16 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 from torch.utils.data import DataLoader, Subset
 
 from nodebook_utils import data, models, seed_everything
 from nodebook_utils.config import get_settings
-from nodebook_utils.experiments import common
 from nodebook_utils.experiments.mnist import recalibrate_batchnorm
-from nodebook_utils.memory import peak_memory
+from nodebook_utils.memory import training_step_memory
 from nodebook_utils.training import count_parameters, evaluate, fit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import add_ratios, avg, mean_std, table, write  # noqa: E402
+from bench import add_ratios, avg, finish, mean_std  # noqa: E402
 from ecg_speed import still_an_ode  # noqa: E402
 
 
@@ -68,16 +66,6 @@ CONFIGURATIONS = (
 )
 
 
-def step_memory(model: nn.Module, loader: DataLoader, device: torch.device) -> dict[str, Any]:
-    """Peak memory of one training step's forward and backward pass (gradients discarded)."""
-    x, y = next(iter(loader))
-    x, y = x.to(device), y.to(device)
-    model.train()
-    measured = peak_memory(lambda: F.cross_entropy(model(x), y).backward(), device)
-    model.zero_grad(set_to_none=True)
-    return measured
-
-
 def measure(config: Configuration, train: DataLoader, test: DataLoader, *, seeds: int,
             epochs: int, max_batches: int | None, device: torch.device) -> dict[str, Any]:
     """Train ``config`` once per seed and summarise the runs as one row."""
@@ -92,7 +80,7 @@ def measure(config: Configuration, train: DataLoader, test: DataLoader, *, seeds
             recalibrate_batchnorm(model, train, device)
         tested = evaluate(model, test, device=device, progress=False)
         accurate = (still_an_ode(model, test, device) if models.ode_blocks(model) else None)
-        memory = step_memory(model, train, device)  # last: a training step moves BatchNorm
+        memory = training_step_memory(model, train, device)  # last: it moves BatchNorm
         runs.append({"history": history, "tested": tested, "memory": memory,
                      "accurate": accurate, "parameters": count_parameters(model)})
     accuracy = mean_std([r["tested"]["accuracy"] for r in runs])
@@ -111,8 +99,7 @@ def measure(config: Configuration, train: DataLoader, test: DataLoader, *, seeds
         "seconds_per_epoch": avg(r["history"].step_seconds * steps_per_epoch for r in runs),
         "eval_test_seconds": avg(r["tested"]["seconds"] for r in runs),
         "eval_nfe": avg(r["tested"].get("nfe") for r in runs),
-        "peak_memory_mb": avg(r["memory"]["bytes"] / 2**20 if r["memory"]["bytes"] else None
-                              for r in runs),
+        "peak_memory_mb": avg(r["memory"]["peak_mb"] for r in runs),
         "memory_measure": runs[0]["memory"]["measure"],
         "test_accuracy": accuracy[0],
         "test_accuracy_mean": accuracy[0],
@@ -163,22 +150,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"{config.name}: {rows[-1]['train_step_ms']:.0f} ms/step, test accuracy "
               f"{rows[-1]['test_accuracy']:.4f}", file=sys.stderr, flush=True)
     add_ratios(rows, "resnet", "reference")
-    result = {
+    return finish({
         "benchmark": "mnist_speed",
         "mode": "quick" if args.quick else "full",
-        "hardware": common.hardware(device),
-        "environment": common.environment(),
         "budget": {"epochs": epochs, "steps_per_epoch": args.steps,
                    "train_images": len(train.dataset), "test_images": len(test.dataset),
                    "batch_size": 128, "optimizer": "SGD lr 0.1 momentum 0.9"},
-        "seconds": time.perf_counter() - start,
-        "rows": rows,
-    }
-    print(table(rows, "resnet"))
-    print(f"\n{result['hardware']['summary']}; {result['seconds'] / 60:.1f} min in all")
-    if args.json:
-        write(result, args.json)
-    return result
+    }, rows, device, start, args.json)
 
 
 if __name__ == "__main__":

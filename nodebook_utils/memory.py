@@ -21,9 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+from torch.nn import functional as F
 
-__all__ = ["BackwardMemory", "SavedTensorsMeter", "measure_backward_memory", "peak_memory"]
+__all__ = [
+    "BackwardMemory",
+    "SavedTensorsMeter",
+    "measure_backward_memory",
+    "peak_memory",
+    "training_step_memory",
+]
 
 
 def _storage_key(x: Tensor) -> tuple[str, int]:
@@ -203,3 +210,29 @@ def peak_memory(fn: Callable[[], Any], device: torch.device | str = "cpu") -> di
         value = fn()
         peak = max(_proc_kib("VmHWM") - before, 0)
     return {"bytes": peak * 1024, "measure": "process peak RSS", "value": value}
+
+
+def training_step_memory(model: nn.Module, loader: Iterable, device: torch.device | str
+                         ) -> dict[str, Any]:
+    """:func:`peak_memory` of one training step's forward and backward pass (cross-entropy on
+    the first batch of ``loader``; the weights are not updated and the gradients are cleared
+    afterwards), in MB, with that pass's NFE (09_ecg_resnet_vs_node)."""
+    from .models import ode_blocks  # models does not import this module
+    x, y = next(iter(loader))
+    x, y = x.to(device), y.to(device)
+    model.train()
+    blocks = ode_blocks(model)
+    for block in blocks:
+        block.reset_nfe()
+
+    def step() -> None:
+        F.cross_entropy(model(x), y).backward()
+
+    measured = peak_memory(step, device)
+    model.zero_grad(set_to_none=True)
+    peak = measured["bytes"]
+    return {
+        "peak_mb": peak / 2**20 if peak is not None else None,
+        "measure": measured["measure"],
+        "nfe": sum(block.reset_nfe() for block in blocks) if blocks else None,
+    }

@@ -30,7 +30,6 @@ __all__ = [
     "ConcatConv",
     "ConcatLinear",
     "ECGDynamics",
-    "GroupNormDynamics2d",
     "MLPDynamics",
     "MNISTDynamics",
     "ODEBlock",
@@ -323,26 +322,6 @@ def mnist_odenet(
     return nn.Sequential(_mnist_stem(), block, _mnist_head())
 
 
-class GroupNormDynamics2d(nn.Module):
-    """torchdiffeq's MNIST example dynamics (10_fast_neural_odes): GroupNorm -> ReLU ->
-    ConcatConv -> GroupNorm -> ReLU -> ConcatConv -> GroupNorm, the time as a first channel,
-    3x3 convolutions with bias: 75,392 parameters at 64 channels."""
-
-    def __init__(self, channels: int = 64, time_as_bias: bool = False) -> None:
-        super().__init__()
-        self.norm1 = _group_norm(channels)
-        self.conv1 = ConcatConv(channels, channels, 3, 1, 1, time_as_bias=time_as_bias)
-        self.norm2 = _group_norm(channels)
-        self.conv2 = ConcatConv(channels, channels, 3, 1, 1, time_as_bias=time_as_bias)
-        self.norm3 = _group_norm(channels)
-
-    def forward(self, t: Tensor, h: Tensor) -> Tensor:
-        """The time derivative ``dh/dt`` at ``(t, h)``, same shape as ``h``."""
-        h = self.conv1(t, torch.relu(self.norm1(h)))
-        h = self.conv2(t, torch.relu(self.norm2(h)))
-        return self.norm3(h)
-
-
 def mnist_reference_odenet(
     method: str = "dopri5",
     rtol: float = 1e-3,
@@ -352,13 +331,13 @@ def mnist_reference_odenet(
     time_as_bias: bool = False,
 ) -> nn.Sequential:
     """The ODE-Net of torchdiffeq's ``odenet_mnist`` example (10_fast_neural_odes): the MNIST
-    stem and head with GroupNorm instead of BatchNorm, :class:`GroupNormDynamics2d`; 208,266
+    stem and head with GroupNorm instead of BatchNorm, ``ECGDynamics(dims=2)``; 208,266
     parameters. Defaults are the example's: dopri5 at rtol = atol = 1e-3, backpropagation
     through the solver (its ``--adjoint`` flag is off by default)."""
     gn = _group_norm
     stem = nn.Sequential(nn.Conv2d(1, 64, 3, 1), gn(), nn.ReLU(), nn.Conv2d(64, 64, 4, 2, 1),
                          gn(), nn.ReLU(), nn.Conv2d(64, 64, 4, 2, 1))
-    block = ODEBlock(GroupNormDynamics2d(time_as_bias=time_as_bias),
+    block = ODEBlock(ECGDynamics(dims=2, time_as_bias=time_as_bias),
                      **_solver(method, rtol, atol, step_size, adjoint))
     head = nn.Sequential(gn(), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
     return nn.Sequential(stem, block, head)
@@ -421,14 +400,17 @@ class PreActBlock1d(nn.Module):
 class ECGDynamics(nn.Module):
     """The ECG ODE-Net's dynamics (09_ecg_resnet_vs_node): GN -> ReLU -> ConcatConv -> GN ->
     ReLU -> ConcatConv -> GN, each ConcatConv a 3-tap Conv1d from 65 channels (the time
-    first) to 64 with bias: 25,472 parameters."""
+    first) to 64 with bias: 25,472 parameters. The same dynamics in 2-D (``dims=2``, 3x3
+    convolutions, 75,392 parameters) are those of torchdiffeq's MNIST example
+    (10_fast_neural_odes)."""
 
-    def __init__(self, channels: int = 64, time_as_bias: bool = False) -> None:
+    def __init__(self, channels: int = 64, time_as_bias: bool = False, dims: int = 1) -> None:
         super().__init__()
+        kw = dict(dims=dims, time_as_bias=time_as_bias)
         self.norm1 = _group_norm(channels)
-        self.conv1 = ConcatConv(channels, channels, 3, 1, 1, dims=1, time_as_bias=time_as_bias)
+        self.conv1 = ConcatConv(channels, channels, 3, 1, 1, **kw)
         self.norm2 = _group_norm(channels)
-        self.conv2 = ConcatConv(channels, channels, 3, 1, 1, dims=1, time_as_bias=time_as_bias)
+        self.conv2 = ConcatConv(channels, channels, 3, 1, 1, **kw)
         self.norm3 = _group_norm(channels)
 
     def forward(self, t: Tensor, h: Tensor) -> Tensor:

@@ -59,7 +59,7 @@ def test_ecg_speed_quick_writes_the_contracted_json(ecg_speed):
 
 def test_ecg_speed_table_has_one_row_per_configuration(ecg_speed):
     module, result = ecg_speed
-    lines = module.table(result["rows"], "resnet").splitlines()
+    lines = load("bench").table(result["rows"], "resnet").splitlines()
     assert len(lines) == 2 + len(result["rows"])
     assert all(line.count("|") == 11 for line in lines)
 

@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from .. import data as data_mod
 from .. import models, seed_everything
 from ..config import get_settings
-from ..memory import peak_memory
+from ..memory import training_step_memory
 from ..training import classification_report, confusion_matrix, count_parameters, evaluate, fit
 from . import common
 
@@ -208,7 +208,7 @@ def train_and_test(
                   val_loader=val, max_batches=max_batches, progress=progress, loss_fn=loss_fn)
     tested = evaluate(model, test, device=device, predictions=True, progress=progress)
     confusion = confusion_matrix(tested["target"], tested["predicted"], len(CLASSES))
-    memory = _training_step_memory(model, train, device)
+    memory = training_step_memory(model, train, device)
     train_eval = None
     if evaluate_train:
         ordered = DataLoader(TensorDataset(*split["train"]), batch_size=test_batch_size)
@@ -257,29 +257,6 @@ def train_and_test(
             "confusion": confusion.tolist(),
             **classification_report(confusion),
         },
-    }
-
-
-def _training_step_memory(model: nn.Module, loader: DataLoader, device: torch.device) -> dict:
-    """Peak memory of one forward and backward pass on one training batch (the weights are
-    not updated; the gradients are cleared afterwards), with that pass's NFE."""
-    x, y = next(iter(loader))
-    x, y = x.to(device), y.to(device)
-    model.train()
-    blocks = models.ode_blocks(model)
-    for block in blocks:
-        block.reset_nfe()
-
-    def step() -> None:
-        F.cross_entropy(model(x), y).backward()
-
-    measured = peak_memory(step, device)
-    model.zero_grad(set_to_none=True)
-    peak = measured["bytes"]
-    return {
-        "peak_mb": peak / 2**20 if peak is not None else None,
-        "measure": measured["measure"],
-        "nfe": sum(block.reset_nfe() for block in blocks) if blocks else None,
     }
 
 
