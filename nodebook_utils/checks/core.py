@@ -124,6 +124,22 @@ def _call(fn: Callable[..., Any], *args: Any, where: str, nothing: str, **kwargs
     return got
 
 
+def _tensor_answer(fn: Callable[..., Any], *args: Any, where: str, want: torch.Tensor,
+                   shape_hint: str, dtype_hint: str) -> torch.Tensor:
+    """A learner's ``fn(*args)`` (via :func:`_call`) if it is a tensor of ``want``'s shape and
+    dtype; otherwise raise :class:`_Hint` naming the case, ``where``, and what to change."""
+    got = _call(fn, *args, where=where, nothing="your function returned nothing: return the "
+                "tensor")
+    if not isinstance(got, torch.Tensor):
+        raise _Hint(f"{where}: return a tensor, not {type(got).__name__}")
+    if got.shape != want.shape:
+        raise _Hint(f"{where}: shape {tuple(got.shape)}, expected {tuple(want.shape)}: "
+                    f"{shape_hint}")
+    if got.dtype != want.dtype:
+        raise _Hint(f"{where}: dtype {got.dtype}; {dtype_hint}")
+    return got
+
+
 def _as_float64(got: Any, where: str) -> torch.Tensor:
     """A learner's result as a detached float64 tensor; raise :class:`_Hint` if it is not one."""
     if isinstance(got, torch.Tensor):

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from .core import CheckerUsageError, Verdict, _call, _Hint, checker, report
+from .core import CheckerUsageError, Verdict, _call, _Hint, _tensor_answer, checker, report
 
 __all__ = [
     "FIXED_STEP_EVALUATIONS",
@@ -196,24 +196,16 @@ def check_time_channel(name: str, fn: Callable[..., Any]) -> Verdict:
 
     for i, (t, h) in enumerate(_time_channel_cases()):
         where = f"case {i} (t={float(t)}, h of shape {tuple(h.shape)}, {h.dtype})"
+        want = _time_channel_reference(t, h)
         try:
-            got = _call(fn, t, h.clone(), where=where,
-                        nothing="your function returned nothing: return the tensor")
+            got = _tensor_answer(
+                fn, t, h.clone(), where=where, want=want,
+                shape_hint="make a channel of shape (N, 1, H, W) filled with t and concatenate "
+                "along dim=1, the channels",
+                dtype_hint="give the time channel h's dtype (torch.full_like(h[:, :1], t) "
+                "does)")
         except _Hint as exc:
             return report(name, False, str(exc))
-        if not isinstance(got, torch.Tensor):
-            return report(name, False, f"{where}: return a tensor, not {type(got).__name__}")
-        want = _time_channel_reference(t, h)
-        if got.shape != want.shape:
-            return report(
-                name, False,
-                f"{where}: shape {tuple(got.shape)}, expected {tuple(want.shape)}: make a "
-                "channel of shape (N, 1, H, W) filled with t and concatenate along dim=1, "
-                "the channels",
-            )
-        if got.dtype != h.dtype:
-            return report(name, False, f"{where}: dtype {got.dtype}; give the time channel "
-                          "h's dtype (torch.full_like(h[:, :1], t) does)")
         if torch.equal(got, want):
             continue
         first = torch.cat([want[:, -1:], h], dim=1)

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from .core import Verdict, _call, _Hint, checker, report
+from .core import Verdict, _call, _Hint, _tensor_answer, checker, report
 
 __all__ = [
     "check_ode_block_parameters",
@@ -62,23 +62,15 @@ def check_concat_time(name: str, fn: Callable[..., Any]) -> Verdict:
     ]
     for i, (t, h) in enumerate(cases):
         where = f"case {i} (t={float(t)}, h of shape {tuple(h.shape)}, {h.dtype})"
+        want = _concat_time_reference(t, h)
         try:
-            got = _call(fn, t, h.clone(), where=where,
-                        nothing="your function returned nothing: return the tensor")
+            got = _tensor_answer(
+                fn, t, h.clone(), where=where, want=want,
+                shape_hint="make t a column of N rows (shape (N, 1)) and concatenate along "
+                "dim=1, the features",
+                dtype_hint="give the time column h's dtype (torch.full_like(h[:, :1], t) does)")
         except _Hint as exc:
             return report(name, False, str(exc))
-        if not isinstance(got, torch.Tensor):
-            return report(name, False, f"{where}: return a tensor, not {type(got).__name__}")
-        want = _concat_time_reference(t, h)
-        if got.shape != want.shape:
-            return report(
-                name, False,
-                f"{where}: shape {tuple(got.shape)}, expected {tuple(want.shape)}: make t a "
-                "column of N rows (shape (N, 1)) and concatenate along dim=1, the features",
-            )
-        if got.dtype != h.dtype:
-            return report(name, False, f"{where}: dtype {got.dtype}; give the time column "
-                          "h's dtype (torch.full_like(h[:, :1], t) does)")
         if torch.equal(got, want):
             continue
         if torch.equal(got, torch.cat([h, want[:, :1]], dim=1)):
