@@ -48,7 +48,7 @@ def add_ratios(rows: list[dict[str, Any]], baseline: str, original: str | None =
 def table(rows: list[dict[str, Any]], baseline: str) -> str:
     """The rows as a Markdown table, ratios to ``baseline``."""
     head = ("| configuration | NFE fwd+bwd | ms/step | s/epoch | eval s | peak MB | "
-            "test acc. % (mean ± std, seeds) | accurate solve % | "
+            "test acc. % (mean ± std, seeds × epochs) | accurate solve % | "
             f"train × {baseline} | eval × {baseline} |")
     lines = [head, "|" + "---|" * 10]
     for r in rows:
@@ -59,7 +59,7 @@ def table(rows: list[dict[str, Any]], baseline: str) -> str:
         lines.append(
             f"| {r['name']} | {nfe} | {r['train_step_ms']:.0f} | {r['seconds_per_epoch']:.0f} | "
             f"{r['eval_test_seconds']:.1f} | {memory} | {100 * r['test_accuracy_mean']:.2f} ± "
-            f"{100 * r['test_accuracy_std']:.2f} ({r['seeds']}) | "
+            f"{100 * r['test_accuracy_std']:.2f} ({r['seeds']} × {r['epochs']:.2g}) | "
             + (f"{100 * ode:.2f}" if ode is not None else "—")
             + f" | {r['train_ratio']:.2f} | {r['eval_ratio']:.2f} |"
         )
