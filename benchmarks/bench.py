@@ -67,14 +67,33 @@ def table(rows: list[dict[str, Any]], baseline: str) -> str:
 
 
 def finish(result: dict[str, Any], rows: list[dict[str, Any]], device: torch.device,
-           start: float, json_path: Path | None) -> dict[str, Any]:
+           start: float, json_path: Path | None, *, quiet: bool = False) -> dict[str, Any]:
     """Complete ``result`` with the hardware, environment, duration and rows; print the table
-    (ratios to the ``resnet`` row) and write the JSON to ``json_path`` if given."""
+    (ratios to the ``resnet`` row) unless ``quiet`` and write the JSON to ``json_path`` if
+    given."""
     result.update(hardware=hardware(device), environment=environment(),
                   seconds=time.perf_counter() - start, rows=rows)
-    print(table(rows, "resnet"))
-    print(f"\n{result['hardware']['summary']}; {result['seconds'] / 60:.1f} min in all")
+    if not quiet:
+        print(table(rows, "resnet"))
+        print(f"\n{result['hardware']['summary']}; {result['seconds'] / 60:.1f} min in all")
     if json_path:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(jsonable(result), indent=1) + "\n")
     return result
+
+
+def readme_table(result: dict[str, Any], original: str) -> str:
+    """The README's summary of a committed run: the hardware, then per configuration its
+    ratios to the ResNet, its speed-up over the row whose name starts with ``original``, and
+    its test accuracy with the seeds and epochs behind it."""
+    key = f"speedup_over_{original}"
+    lines = [f"Measured on {result['hardware']['summary']} ({result['mode']} run, "
+             f"{result['seconds'] / 60:.0f} min).", "",
+             f"| configuration | train × ResNet | eval × ResNet | speed-up over {original} | "
+             "test accuracy % (seeds × epochs) |", "|---|---|---|---|---|"]
+    for r in result["rows"]:
+        speedup = f"{r[key]:.1f}×" if r.get(key) else "—"
+        lines.append(f"| {r['name']} | {r['train_ratio']:.2f} | {r['eval_ratio']:.2f} | "
+                     f"{speedup} | {100 * r['test_accuracy_mean']:.2f} ± "
+                     f"{100 * r['test_accuracy_std']:.2f} ({r['seeds']} × {r['epochs']:.0f}) |")
+    return "\n".join(lines)

@@ -196,6 +196,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--test-beats", type=int,
                         help="validate and test on the first N beats of each")
     parser.add_argument("--records", nargs="*", help="MIT-BIH records (default: all 48)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="print nothing (the caller shows the result: lesson 10)")
     args = parser.parse_args(argv)
     quick = args.quick
     steps = args.steps or (100 if quick else None)
@@ -214,8 +216,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         epochs = args.epochs or (1 if quick else config.full_epochs)
         rows.append(measure(config, split, seeds=seeds, epochs=epochs, max_batches=steps,
                             device=device, check_ode=True))
-        print(f"{config.name}: {rows[-1]['train_step_ms']:.0f} ms/step, test accuracy "
-              f"{rows[-1]['test_accuracy_mean']:.4f}", file=sys.stderr, flush=True)
+        if not args.quiet:
+            print(f"{config.name}: {rows[-1]['train_step_ms']:.0f} ms/step, test accuracy "
+                  f"{rows[-1]['test_accuracy_mean']:.4f}", file=sys.stderr, flush=True)
         if args.json:  # what is measured so far survives a crash or an interruption
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.with_suffix(".partial.json").write_text(json.dumps(jsonable(rows)))
@@ -226,7 +229,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "protocol": "kaggle",
         "budget": {"epochs": sorted({row["epochs"] for row in rows}), "steps_per_epoch": steps,
                    "test_beats": len(split["test"][1]), "train_beats": len(split["train"][1])},
-    }, rows, device, start, args.json)
+    }, rows, device, start, args.json, quiet=args.quiet)
 
 
 if __name__ == "__main__":

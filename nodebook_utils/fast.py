@@ -12,10 +12,15 @@ weighted penalties of the last forward pass to the task's loss.
 :func:`accurate_solve` re-solves a trained model's ODE blocks with a tight adaptive solver:
 a model trained with a few fixed steps may have learned a discrete map rather than an ODE
 (Ott et al., ICLR 2021), and then its accuracy changes when it is solved accurately.
+
+:func:`median_ms` and :func:`step_profile` measure what the lesson's cost model needs: the
+time of one call, and one training step's time with its NFE forward and backward.
 """
 
 from __future__ import annotations
 
+import statistics
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -27,8 +32,10 @@ from torch.nn import functional as F
 
 from .models import ODEBlock, ode_blocks
 from .solvers import Dynamics
+from .training import _synchronize
 
-__all__ = ["ACCURATE", "RegularisedODEBlock", "accurate_solve", "regularised_loss"]
+__all__ = ["ACCURATE", "RegularisedODEBlock", "accurate_solve", "median_ms", "regularised_loss",
+           "step_profile"]
 
 #: How :func:`accurate_solve` solves: dopri5 at a tolerance far below the training one.
 ACCURATE = {"method": "dopri5", "rtol": 1e-5, "atol": 1e-5}
@@ -108,3 +115,52 @@ def accurate_solve(model: nn.Module, **solver: Any) -> Iterator[nn.Module]:
     finally:
         for block, (method, rtol, atol, kwargs) in zip(blocks, saved, strict=True):
             block.method, block.rtol, block.atol, block.solver_kwargs = method, rtol, atol, kwargs
+
+
+def median_ms(fn: Callable[[], Any], *, repeats: int = 5, warmup: int = 1,
+              device: torch.device | str = "cpu") -> float:
+    """The median wall time of ``fn()`` in milliseconds over ``repeats`` calls, after
+    ``warmup`` untimed calls, the device synchronised around each call."""
+    device = torch.device(device)
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, not {repeats}")
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        _synchronize(device)
+        start = time.perf_counter()
+        fn()
+        _synchronize(device)
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def step_profile(model: nn.Module, x: Tensor, y: Tensor, *, repeats: int = 3,
+                 loss_fn: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy
+                 ) -> dict[str, Any]:
+    """One training step of ``model`` on the batch ``(x, y)`` (forward, loss, backward; no
+    optimiser step, so the weights do not change): its median time in ms and the NFE of the
+    forward and the backward pass of the last step (``None`` for a model without ODE blocks;
+    an adaptive solver's NFE can differ from step to step)."""
+    blocks = ode_blocks(model)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.train()
+    nfe: dict[str, int | None] = {"nfe_forward": None, "nfe_backward": None}
+
+    def step() -> None:
+        for block in blocks:
+            block.reset_nfe()
+        loss = loss_fn(model(x), y)
+        forward = sum(block.reset_nfe() for block in blocks)
+        loss.backward()
+        if blocks:
+            nfe.update(nfe_forward=forward, nfe_backward=sum(b.reset_nfe() for b in blocks))
+        model.zero_grad(set_to_none=True)
+
+    try:
+        ms = median_ms(step, repeats=repeats, device=device)
+    finally:
+        model.train(was_training)
+    return {"step_ms": ms, **nfe}

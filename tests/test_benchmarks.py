@@ -53,8 +53,12 @@ def test_ecg_speed_quick_writes_the_contracted_json(ecg_speed):
     assert fast["nfe_forward"] == 4 and fast["nfe_backward"] == 0  # rk4, one step, backprop
     assert original["nfe_forward"] >= 8 and original["nfe_backward"] > 0  # dopri5, adjoint
     for row in (original, regularised, fast):  # "is it still an ODE?" solved accurately
-        assert row["accurate_solve"]["solver"]["method"] == "dopri5"
-        assert 0.0 <= row["accurate_solve"]["test_accuracy_mean"] <= 1.0
+        accurate = row["accurate_solve"]
+        assert accurate["solver"]["method"] == "dopri5" and accurate["seeds"] == 1
+        assert 0.0 <= accurate["test_accuracy_mean"] <= 1.0
+        assert accurate["training_solver_accuracy"] == row["test_accuracies"][0]
+    assert "accurate_solve" not in resnet
+    assert all(0 < e < 1 for e in result["budget"]["epochs"])  # 2 steps: part of an epoch
 
 
 def test_ecg_speed_table_has_one_row_per_configuration(ecg_speed):
@@ -92,3 +96,13 @@ def test_mnist_speed_quick_writes_the_contracted_json(tmp_path):
     assert reference["nfe_forward"] >= 8 and reference["nfe_backward"] == 0  # no adjoint
     assert fast["speedup_over_reference"] == pytest.approx(
         reference["train_step_ms"] / fast["train_step_ms"])
+
+
+@pytest.mark.parametrize(("name", "original"), [("ecg_speed", "original"),
+                                                ("mnist_speed", "reference")])
+def test_readme_shows_the_committed_runs_with_their_hardware(name, original):
+    result = json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text())
+    assert result["mode"] == "full" and result["hardware"]["summary"]
+    table = load("bench").readme_table(result, original)
+    assert table in (ROOT / "README.md").read_text(), (
+        f"paste bench.readme_table(<{name}.json>, {original!r}) into README.md")

@@ -83,6 +83,9 @@ FUNCTION_CHECKERS = {
     "check_per_class_metrics": lambda f: checks.check_per_class_metrics("x", f),
     "check_residual_growth": lambda f: checks.check_residual_growth("x", f),
     "check_device_summary": lambda f: checks.check_device_summary("x", f),
+    "check_time_bias_map": lambda f: checks.check_time_bias_map("x", f),
+    "check_cost_model": lambda f: checks.check_cost_model("x", f),
+    "check_hutchinson": lambda f: checks.check_hutchinson("x", f),
 }
 
 

@@ -74,3 +74,32 @@ def test_accurate_solve_swaps_the_solver_and_restores_it():
             model(torch.randn(2, 1, 187))
             assert block.reset_nfe() > 4  # adaptive: more than RK4's one step
     assert (block.method, block.solver_kwargs) == ("rk4", {"options": {"step_size": 1.0}})
+
+
+def test_median_ms_is_the_median_of_the_timed_calls():
+    calls = []
+
+    def fn():
+        calls.append(1)
+
+    assert fast.median_ms(fn, repeats=3, warmup=2) >= 0.0
+    assert len(calls) == 5  # two untimed, three timed
+    with pytest.raises(ValueError, match="repeats"):
+        fast.median_ms(fn, repeats=0)
+
+
+def test_step_profile_counts_the_evaluations_of_each_pass_and_leaves_the_weights_alone():
+    torch.manual_seed(0)
+    x, y = torch.randn(4, 1, 187), torch.randint(0, 5, (4,))
+    rk4 = models.ecg_odenet(method="rk4", step_size=0.5, adjoint=False)
+    before = [p.detach().clone() for p in rk4.parameters()]
+    rk4.eval()
+    profile = fast.step_profile(rk4, x, y, repeats=1)
+    assert (profile["nfe_forward"], profile["nfe_backward"]) == (8, 0)  # 2 steps x 4 stages
+    assert profile["step_ms"] > 0 and not rk4.training  # its mode is restored
+    assert all(torch.equal(a, b) for a, b in zip(before, rk4.parameters(), strict=True))
+    assert all(p.grad is None for p in rk4.parameters())
+    adjoint = fast.step_profile(models.ecg_odenet(), x, y, repeats=1)  # dopri5 + adjoint
+    assert adjoint["nfe_forward"] >= 8 and adjoint["nfe_backward"] > 0
+    resnet = fast.step_profile(models.ecg_resnet(), x, y, repeats=1)
+    assert resnet["nfe_forward"] is None and resnet["nfe_backward"] is None

@@ -11,6 +11,7 @@ from . import (
     convolutional_networks,  # 02
     discrete_convolution,  # 01
     ecg_resnet_vs_node,  # 09
+    fast_neural_odes,  # 10
     mnist_odenet,  # 08
     neural_odes,  # 05
     residual_networks,  # 03
@@ -23,6 +24,7 @@ from .convolutional_networks import *  # noqa: F403
 from .core import Verdict, check_function, check_value, report
 from .discrete_convolution import *  # noqa: F403
 from .ecg_resnet_vs_node import *  # noqa: F403
+from .fast_neural_odes import *  # noqa: F403
 from .mnist_odenet import *  # noqa: F403
 from .neural_odes import *  # noqa: F403
 from .residual_networks import *  # noqa: F403
@@ -41,6 +43,7 @@ LESSON_MODULES = (
     spiral_dynamics,
     mnist_odenet,
     ecg_resnet_vs_node,
+    fast_neural_odes,
 )
 __all__ = [
     "Verdict",
