@@ -20,7 +20,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.nodebook-installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test notebooks report experiment clean
+.PHONY: lab test notebooks slides html student report experiment clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
@@ -44,7 +44,7 @@ lab: $(STAMP)
 		--LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb $(LAB_ARGS)
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check nodebook_utils tests notebooks benchmarks
+	$(VENV)/bin/ruff check nodebook_utils tests notebooks benchmarks tools
 	NODEBOOK_MODE=fast $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300 --durations=15
 
@@ -61,6 +61,18 @@ notebooks: $(STAMP)
 		$(PY) -c "$$STRIP_WIDGETS" "$$nb" || exit 1; \
 		echo "$$nb: $$(( $$(date +%s) - start )) s in $(MODE) mode"; \
 	done
+
+# Classroom (tools/classroom.py): offline reveal.js slides (reveal.js and MathJax fetched once
+# from npm into build/slides/vendor), HTML pages, and a student copy without solutions that
+# is executed in fast mode to prove nothing depends on a removed solution.
+slides: $(STAMP)
+	$(PY) tools/classroom.py slides $(NB)
+
+html: $(STAMP)
+	$(PY) tools/classroom.py html $(NB)
+
+student: $(STAMP)
+	$(PY) tools/classroom.py student $(NB)
 
 # The committed reproduction report, from the committed results (standard mode, full-mode ECG).
 REPORT_RESULTS ?= results/spiral-standard.json results/mnist-standard.json results/ecg-full.json

@@ -73,18 +73,21 @@ def test_no_execution_timing_metadata(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_solutions_are_hidden_tagged_and_say_so(path):
-    """Solution cells: hidden, tagged "solution", first line says so; at least two exercises."""
+    """Solution cells: hidden (JupyterLab's source_hidden, Colab's form view), tagged
+    "solution", first line says so (a Colab form title); at least two exercises."""
     cells = code_cells(path)
     solutions = [c for c in cells if "solution" in c["metadata"].get("tags", [])]
     assert len(solutions) >= 2
     for cell in solutions:
         assert cell["metadata"].get("jupyter", {}).get("source_hidden") is True
-        assert "".join(cell["source"]).splitlines()[0].startswith("# Solution to exercise")
+        assert cell["metadata"].get("cellView") == "form"  # Colab shows the title only
+        first = "".join(cell["source"]).splitlines()[0]
+        assert first.startswith("# @title Solution to exercise") and "hidden" in first
     for cell in cells:
         source = "".join(cell["source"])
         assert "NBVAL_" not in source, "use nbval's cell tags, not # NBVAL_ comments"
         if "solution" not in cell["metadata"].get("tags", []):
-            assert not source.startswith("# Solution")
+            assert "Solution to exercise" not in source.split("\n", 1)[0]
 
 
 def defined_names(source: str) -> set[str]:
@@ -144,3 +147,26 @@ def test_00_names_the_sources_in_full():
     for source in ("Neural Ordinary Differential Equations: Review of Literature",
                    "Harvey Mudd", "Math 179", "Chen et al"):
         assert source in text
+
+
+def _markdown_near(cell):
+    if cell["cell_type"] == "markdown":
+        return "".join(cell["source"])
+    return " ".join("".join(out.get("data", {}).get("text/markdown", ""))
+                    for out in cell.get("outputs", []))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_figure_has_alt_text_and_a_caption(path):
+    """Alt text in the image's metadata (exports keep it: tests/test_classroom.py) and a
+    "*Figure N." caption in the same cell's output or right after it."""
+    cells = json.loads(path.read_text())["cells"]
+    for i, cell in enumerate(cells):
+        images = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+        for out in images:
+            alt = out.get("metadata", {}).get("image/png", {}).get("alt", "")
+            assert len(alt) > 20, f"cell {i}: describe the figure (plotting.show(..., alt=))"
+        if images:
+            near = _markdown_near(cell) + (_markdown_near(cells[i + 1]) if i + 1 < len(cells)
+                                           else "")
+            assert "*Figure" in near, f"cell {i}: caption the figure (*Figure N. ...*)"

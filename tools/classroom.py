@@ -1,0 +1,234 @@
+"""Classroom tools (README, "Teaching with the course"): slide metadata for every lesson, offline
+reveal.js slides, HTML pages with alt text, and a student copy without solutions.
+
+    python tools/classroom.py slide-metadata        # (re)write the lessons' slide types
+    python tools/classroom.py slides [NOTEBOOK ...]  # build/slides/NN_name.slides.html
+    python tools/classroom.py html [NOTEBOOK ...]    # build/html/NN_name.html
+    python tools/classroom.py student                # build/student/, executed in fast mode
+
+`make slides`, `make html` and `make student` call these. A script beside the package, like
+the benchmarks: it needs nbformat, nbconvert and nbclient, which the course's `dev` extra
+installs, not the package itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+BUILD = ROOT / "build"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+# reveal.js and MathJax 2 from npm, installed under build/slides/vendor by `make slides`.
+VENDOR_PACKAGES = ("reveal.js@4", "mathjax@2")
+REVEAL = "vendor/node_modules/reveal.js"
+MATHJAX = "vendor/node_modules/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
+
+
+def notebooks(names: Sequence[str] | None = None) -> list[Path]:
+    """The lessons, or the given notebook paths."""
+    if names:
+        return [Path(n).resolve() for n in names]
+    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+
+# --- slide metadata ---------------------------------------------------------------------------
+
+
+def is_solution(cell: dict) -> bool:
+    """A hidden solution cell (tagged ``solution``)."""
+    return "solution" in cell.get("metadata", {}).get("tags", [])
+
+
+def has_figure(cell: dict) -> bool:
+    """A code cell whose output holds an image."""
+    return any("image/png" in out.get("data", {}) for out in cell.get("outputs", []))
+
+
+def slide_type(cell: dict, index: int, first_code: int) -> str:
+    """How a cell shows in the slides: the title and every ``##`` section start a slide, as do
+    key figures; ``###`` sections and long cells are sub-slides; solutions and the setup cell
+    are skipped; everything else continues the current slide."""
+    source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+    if index == 0 or (cell["cell_type"] == "markdown" and source.startswith("## ")):
+        return "slide"
+    if is_solution(cell) or index == first_code:
+        return "skip"
+    if cell["cell_type"] == "code" and has_figure(cell):
+        return "slide"
+    if cell["cell_type"] == "markdown" and source.startswith("### "):
+        return "subslide"
+    if source.count("\n") >= 14:
+        return "subslide"
+    return "-"
+
+
+def with_slide_metadata(nb: nbformat.NotebookNode) -> bool:
+    """Set every cell's ``metadata.slideshow.slide_type``; True if anything changed."""
+    first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    changed = False
+    for i, cell in enumerate(nb.cells):
+        kind = slide_type(cell, i, first_code)
+        if cell.metadata.get("slideshow", {}).get("slide_type") != kind:
+            cell.metadata["slideshow"] = {"slide_type": kind}
+            changed = True
+    return changed
+
+
+def slide_metadata(paths: Sequence[Path]) -> list[Path]:
+    """Write the slide types into the notebooks (metadata only); return those that changed."""
+    changed = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        if with_slide_metadata(nb):
+            nbformat.write(nb, path)
+            changed.append(path)
+    return changed
+
+
+# --- exports ----------------------------------------------------------------------------------
+
+
+def install_vendor(folder: Path) -> None:
+    """reveal.js and MathJax from npm into ``folder/vendor`` (once)."""
+    vendor = folder / "vendor"
+    if (vendor / "node_modules" / "reveal.js" / "dist" / "reveal.js").exists() and (
+            vendor / "node_modules" / "mathjax" / "MathJax.js").exists():
+        return
+    if shutil.which("npm") is None:
+        raise SystemExit("make slides needs npm (Node.js) to fetch reveal.js and MathJax once")
+    vendor.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["npm", "install", "--prefix", str(vendor), "--no-save", "--no-audit",
+                    "--no-fund", "--loglevel=error", *VENDOR_PACKAGES], check=True)
+
+
+def export(paths: Sequence[Path], kind: str, out: Path) -> list[Path]:
+    """Export notebooks as offline slides (``kind="slides"``) or HTML pages (``"html"``)
+    with the course's templates, which keep every figure's alt text."""
+    from nbconvert import HTMLExporter, SlidesExporter
+
+    out.mkdir(parents=True, exist_ok=True)
+    if kind == "slides":
+        exporter = SlidesExporter(template_name="nodebook_slides",
+                                  extra_template_basedirs=[str(TEMPLATES)],
+                                  extra_template_paths=[str(TEMPLATES)],
+                                  reveal_url_prefix=REVEAL, mathjax_url=MATHJAX)
+        suffix = ".slides.html"
+    elif kind == "html":
+        exporter = HTMLExporter(template_name="nodebook_html",
+                                extra_template_basedirs=[str(TEMPLATES)],
+                                extra_template_paths=[str(TEMPLATES)])  # alt_images.j2
+        suffix = ".html"
+    else:
+        raise ValueError(f"kind must be 'slides' or 'html', not {kind!r}")
+    written = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        if kind == "slides":
+            with_slide_metadata(nb)
+        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
+        target = out / (path.stem + suffix)
+        target.write_text(body)
+        written.append(target)
+    return written
+
+
+# --- the student copy -------------------------------------------------------------------------
+
+# Sentences that point at the hidden solutions, up to their full stop.
+_SOLUTION_SENTENCE = re.compile(
+    r"(;|\s*\b)\s*(?:[Aa]\s+hidden\s+solution\s+cell\s+follows\s+each\s+\w+"
+    r"|The\s+hidden\s+cell\s+after\s+each\s+exercise|The\s+solutions\s+define"
+    r"|Then\s+run\s+the\s+hidden\s+cell)"
+    r"(?:\.\.\.|[^.])*\.")  # an ellipsis, as in `solution_...`, does not end the sentence
+_AFTER_SOLUTION = re.compile(r"([Aa]fter)\s+the\s+hidden\s+solution")
+
+
+def student_version(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook without its solution cells and without outputs; the sentences that point
+    at hidden solutions are dropped too."""
+    nb = copy.deepcopy(nb)
+    nb.cells = [c for c in nb.cells if not is_solution(c)]
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        else:
+            text = _SOLUTION_SENTENCE.sub(lambda m: "." if m.group(1) == ";" else "",
+                                          cell.source)
+            cell.source = _AFTER_SOLUTION.sub(r"\1 the exercise", text)
+    nb.metadata.pop("widgets", None)
+    return nb
+
+
+def execute(nb: nbformat.NotebookNode, *, cwd: Path, mode: str = "fast",
+            timeout: int = 600) -> nbformat.NotebookNode:
+    """Run the notebook top to bottom in a fresh kernel, from ``cwd``, in ``mode``; a cell
+    that raises stops it with nbclient's error naming the cell."""
+    from nbclient import NotebookClient
+
+    saved = {k: os.environ.get(k) for k in ("NODEBOOK_MODE", "TQDM_DISABLE")}
+    os.environ.update(NODEBOOK_MODE=mode, TQDM_DISABLE="1")
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(cwd)}}).execute()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return nb
+
+
+def student(paths: Sequence[Path], out: Path, *, run: bool = True) -> list[Path]:
+    """Write the student copies to ``out``, each executed clean in fast mode (from the
+    lessons' folder, so that their relative paths hold) unless ``run`` is false."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in paths:
+        nb = student_version(nbformat.read(path, as_version=4))
+        if run:
+            execute(nb, cwd=path.parent)
+            nb.metadata.pop("widgets", None)
+        target = out / path.name
+        nbformat.write(nb, target)
+        written.append(target)
+        print(f"{target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}: "
+              f"{sum(c.cell_type == 'code' for c in nb.cells)} code cells, no solutions")
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=("slide-metadata", "slides", "html", "student"))
+    parser.add_argument("notebooks", nargs="*", help="notebooks (default: every lesson)")
+    parser.add_argument("--out", type=Path, help="output folder (default: build/<command>)")
+    parser.add_argument("--no-run", action="store_true", help="student: do not execute")
+    args = parser.parse_args(argv)
+    paths = notebooks(args.notebooks)
+    out = args.out or BUILD / args.command
+    if args.command == "slide-metadata":
+        changed = slide_metadata(paths)
+        print(f"slide metadata written to {len(changed)} of {len(paths)} notebooks")
+    elif args.command == "slides":
+        install_vendor(out)
+        for path in export(paths, "slides", out):
+            print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    elif args.command == "html":
+        for path in export(paths, "html", out):
+            print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    else:
+        student(paths, out, run=not args.no_run)
+
+
+if __name__ == "__main__":
+    main()
