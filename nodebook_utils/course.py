@@ -31,18 +31,18 @@ class Lesson:
 
 LESSONS: tuple[Lesson, ...] = (
     Lesson(0, "00_start_here.ipynb", "Start here: how the course works", 7),
-    Lesson(1, "01_discrete_convolution.ipynb", "Discrete convolution", 9),
+    Lesson(1, "01_discrete_convolution.ipynb", "Discrete convolution", 10),
     Lesson(2, "02_convolutional_networks.ipynb", "CNNs on MNIST", 18),
-    Lesson(3, "03_residual_networks.ipynb", "Residual networks", 43),
-    Lesson(4, "04_resnets_as_euler.ipynb", "ResNets as Euler steps: ODE solvers from scratch", 13),
-    Lesson(5, "05_neural_odes.ipynb", "Neural ODE blocks with torchdiffeq", 53),
-    Lesson(6, "06_adjoint_method.ipynb", "The adjoint method", 17),
-    Lesson(7, "07_spiral_dynamics.ipynb", "Experiment: a spiral dynamical system", 120),
-    Lesson(8, "08_mnist_odenet.ipynb", "Experiment: MNIST ODE-Net vs ResNet", 611),
+    Lesson(3, "03_residual_networks.ipynb", "Residual networks", 44),
+    Lesson(4, "04_resnets_as_euler.ipynb", "ResNets as Euler steps: ODE solvers from scratch", 15),
+    Lesson(5, "05_neural_odes.ipynb", "Neural ODE blocks with torchdiffeq", 61),
+    Lesson(6, "06_adjoint_method.ipynb", "The adjoint method", 21),
+    Lesson(7, "07_spiral_dynamics.ipynb", "Experiment: a spiral dynamical system", 130),
+    Lesson(8, "08_mnist_odenet.ipynb", "Experiment: MNIST ODE-Net vs ResNet", 633),
     Lesson(
-        9, "09_ecg_resnet_vs_node.ipynb", "Experiment: ECG heartbeats, ResNet vs Neural ODE", 757
+        9, "09_ecg_resnet_vs_node.ipynb", "Experiment: ECG heartbeats, ResNet vs Neural ODE", 778
     ),
-    Lesson(10, "10_fast_neural_odes.ipynb", "Making Neural ODEs fast"),
+    Lesson(10, "10_fast_neural_odes.ipynb", "Making Neural ODEs fast", 421),
 )
 
 
