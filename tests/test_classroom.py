@@ -57,6 +57,7 @@ def test_slides_load_nothing_from_the_internet(exported):
     assert remote == []
     assert re.search(r"import\s+\w+\s+from\s+'https?:", slides) is None
     assert f'{classroom.REVEAL}/dist/reveal.js' in slides
+    assert f'<script src="{classroom.REQUIRE}"' in slides  # require.js loads reveal.js
     assert classroom.MATHJAX.split("?")[0] in slides
     assert slides.count("<section") >= 10
 

@@ -28,9 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 BUILD = ROOT / "build"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-# reveal.js and MathJax 2 from npm, installed under build/slides/vendor by `make slides`.
-VENDOR_PACKAGES = ("reveal.js@4", "mathjax@2")
+# reveal.js, require.js (which loads it) and MathJax 2 from npm, installed under
+# build/slides/vendor by `make slides`.
+VENDOR_PACKAGES = ("reveal.js@4", "requirejs@2", "mathjax@2")
 REVEAL = "vendor/node_modules/reveal.js"
+REQUIRE = "vendor/node_modules/requirejs/require.js"
 MATHJAX = "vendor/node_modules/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
 
 
@@ -99,10 +101,10 @@ def slide_metadata(paths: Sequence[Path]) -> list[Path]:
 
 
 def install_vendor(folder: Path) -> None:
-    """reveal.js and MathJax from npm into ``folder/vendor`` (once)."""
+    """reveal.js, require.js and MathJax from npm into ``folder/vendor`` (once)."""
     vendor = folder / "vendor"
-    if (vendor / "node_modules" / "reveal.js" / "dist" / "reveal.js").exists() and (
-            vendor / "node_modules" / "mathjax" / "MathJax.js").exists():
+    if all((folder / path.split("?")[0]).exists()
+           for path in (f"{REVEAL}/dist/reveal.js", REQUIRE, MATHJAX)):
         return
     if shutil.which("npm") is None:
         raise SystemExit("make slides needs npm (Node.js) to fetch reveal.js and MathJax once")
@@ -121,7 +123,8 @@ def export(paths: Sequence[Path], kind: str, out: Path) -> list[Path]:
         exporter = SlidesExporter(template_name="nodebook_slides",
                                   extra_template_basedirs=[str(TEMPLATES)],
                                   extra_template_paths=[str(TEMPLATES)],
-                                  reveal_url_prefix=REVEAL, mathjax_url=MATHJAX)
+                                  reveal_url_prefix=REVEAL, mathjax_url=MATHJAX,
+                                  require_js_url=REQUIRE)
         suffix = ".slides.html"
     elif kind == "html":
         exporter = HTMLExporter(template_name="nodebook_html",
