@@ -42,7 +42,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(
         9, "09_ecg_resnet_vs_node.ipynb", "Experiment: ECG heartbeats, ResNet vs Neural ODE", 778
     ),
-    Lesson(10, "10_fast_neural_odes.ipynb", "Making Neural ODEs fast", 421),
+    Lesson(10, "10_fast_neural_odes.ipynb", "Making Neural ODEs fast", 412),
 )
 
 

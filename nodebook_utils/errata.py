@@ -5,6 +5,7 @@ same list (:func:`errata_markdown`); a test keeps them in step and checks every 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from .course import NOTEBOOKS
@@ -81,8 +82,6 @@ def errata_markdown(prefix: str = "") -> str:
 def missing_sections() -> list[Erratum]:
     """The errata whose notebook has no heading with the given text (a test keeps this
     empty)."""
-    import json
-
     missing = []
     for e in ERRATA:
         path = NOTEBOOKS / e.notebook

@@ -114,16 +114,26 @@ class ConcatConv(nn.Module):
         parts = [h, t_channel] if self.time_last else [t_channel, h]
         return self.conv(torch.cat(parts, dim=1))
 
+    def _split_weight(self) -> tuple[Tensor, Tensor]:
+        w = self.conv.weight
+        return (w[:, -1:], w[:, :-1]) if self.time_last else (w[:, :1], w[:, 1:])
+
+    def _geometry(self) -> dict[str, Any]:
+        return dict(stride=self.conv.stride, padding=self.conv.padding,
+                    dilation=self.conv.dilation)
+
+    def time_bias_map(self, like: Tensor) -> Tensor:
+        """The time weights convolved with a channel of ones shaped like one sample of
+        ``like`` (``(N, C, *size)``): the map ``t`` multiplies, shape ``(1, C_out, *out)``
+        (10_fast_neural_odes)."""
+        ones = like.new_ones((1, 1, *like.shape[2:]))
+        return self._functional(ones, self._split_weight()[0], None, **self._geometry())
+
     def _time_as_bias(self, t: float | Tensor, h: Tensor) -> Tensor:
         """conv([t, h]) = conv_h(h) + t * conv_t(ones): the time's part as a bias map."""
-        w = self.conv.weight
-        w_t, w_h = (w[:, -1:], w[:, :-1]) if self.time_last else (w[:, :1], w[:, 1:])
-        geometry = dict(stride=self.conv.stride, padding=self.conv.padding,
-                        dilation=self.conv.dilation)
-        ones = h.new_ones((1, 1, *h.shape[2:]))
-        bias_map = self._functional(ones, w_t, None, **geometry)  # (1, C_out, *out)
         t = torch.as_tensor(t, dtype=h.dtype, device=h.device)
-        return self._functional(h, w_h, self.conv.bias, **geometry) + t * bias_map
+        return (self._functional(h, self._split_weight()[1], self.conv.bias, **self._geometry())
+                + t * self.time_bias_map(h))
 
 
 class MLPDynamics(nn.Module):

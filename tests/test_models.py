@@ -119,6 +119,8 @@ def test_time_as_a_bias_map_is_the_concatenated_time_channel(dims, time_last):
     torch.testing.assert_close(grads[1], grads[0], rtol=1e-12, atol=1e-12)
     edge = bias(1.0, torch.zeros_like(h)) - bias.conv.bias.view(1, -1, *([1] * dims))
     assert not torch.allclose(edge[..., 0], edge[..., 4])  # the padding shows at the edge
+    # the map t multiplies is what a zero state shows at t = 1, minus the bias
+    torch.testing.assert_close(bias.time_bias_map(h).expand_as(edge), edge)
 
 
 def test_ecg_odenet_with_the_time_as_bias_matches_the_original():
