@@ -40,7 +40,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(7, "07_spiral_dynamics.ipynb", "Experiment: a spiral dynamical system", 130),
     Lesson(8, "08_mnist_odenet.ipynb", "Experiment: MNIST ODE-Net vs ResNet", 633),
     Lesson(
-        9, "09_ecg_resnet_vs_node.ipynb", "Experiment: ECG heartbeats, ResNet vs Neural ODE", 778
+        9, "09_ecg_resnet_vs_node.ipynb", "Experiment: ECG heartbeats, ResNet vs Neural ODE", 755
     ),
     Lesson(10, "10_fast_neural_odes.ipynb", "Making Neural ODEs fast", 412),
 )
