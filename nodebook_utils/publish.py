@@ -111,6 +111,16 @@ def publish_notebook(path: Path, repo: str = REPO, ref: str = REF) -> bool:
     return new != raw
 
 
+def without_launch(cells: list[dict]) -> None:
+    """Remove the badge line and the Colab block from a notebook's cells, in place: slides are
+    presented, not launched, and badge images would be fetched from the internet."""
+    first_code = next(c for c in cells if c["cell_type"] == "code")
+    text = _source(first_code)
+    if text.startswith(_COLAB_START):
+        first_code["source"] = text[text.index(_COLAB_END) + len(_COLAB_END):].lstrip("\n")
+    cells[0]["source"] = re.sub(r"\n{3,}", "\n\n", _BADGE.sub("", _source(cells[0])))
+
+
 def _replace_assignment(text: str, name: str, value: str) -> str:
     return re.sub(rf'^{name} = ".*"$', f'{name} = "{value}"', text, count=1, flags=re.MULTILINE)
 

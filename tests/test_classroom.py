@@ -60,6 +60,8 @@ def test_slides_load_nothing_from_the_internet(exported):
     assert f'<script src="{classroom.REQUIRE}"' in slides  # require.js loads reveal.js
     assert classroom.MATHJAX.split("?")[0] in slides
     assert slides.count("<section") >= 10
+    assert "colab-badge.svg" not in slides and "google.colab" not in slides  # no launch parts
+    assert f'{classroom.REVEAL}/dist/theme/white.css' in slides  # its fonts ship with reveal.js
 
 
 def test_every_exported_figure_keeps_its_alt_text(exported):

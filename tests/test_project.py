@@ -56,6 +56,14 @@ def test_ci_runs_the_readme_test_command_with_the_documented_data_settings():
         assert name in ci and name in readme
 
 
+def test_ci_installs_chromium_and_makes_the_browser_test_run():
+    ci = (ROOT / ".ci" / "run").read_text()
+    code = ci.rsplit("make test", 1)[0]  # what runs before the test command
+    assert "apt-get install" in code and "chromium" in code and "export NODEBOOK_CI=1" in code
+    browser_test = (ROOT / "tests" / "test_browser.py").read_text()
+    assert 'os.environ.get("NODEBOOK_CI") == "1"' in browser_test
+
+
 def test_roadmap_covers_every_notebook_and_readme_shows_it():
     on_disk = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
     assert on_disk, "no notebooks"

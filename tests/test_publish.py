@@ -113,3 +113,17 @@ def test_colab_install_pins_what_colab_already_has():
     command = colab.pip_command(Path("/content/nodebook"), Path("keep.txt"))
     assert command[1:] == ["-m", "pip", "install", "-q", "-c", "keep.txt", "/content/nodebook"]
     assert "-e" not in command  # a regular install: the running kernel can import it
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_without_launch_removes_badges_and_colab_block_and_nothing_else(path):
+    nb = nbformat.read(path, as_version=4)
+    before = [c.source for c in nb.cells]
+    publish.without_launch(nb.cells)
+    title, first_code = nb.cells[0].source, next(c for c in nb.cells if c.cell_type == "code")
+    assert "Open in Colab" not in title and "\n\n\n" not in title
+    assert title.splitlines()[0] == before[0].splitlines()[0]  # the title stays
+    assert "google.colab" not in first_code.source
+    assert first_code.source.startswith(("import", "from"))
+    changed = [i for i, (a, c) in enumerate(zip(before, nb.cells, strict=True)) if a != c.source]
+    assert changed == [0, next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")]

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import nbformat
 
+from nodebook_utils import publish
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 BUILD = ROOT / "build"
@@ -34,6 +36,9 @@ VENDOR_PACKAGES = ("reveal.js@4", "requirejs@2", "mathjax@2")
 REVEAL = "vendor/node_modules/reveal.js"
 REQUIRE = "vendor/node_modules/requirejs/require.js"
 MATHJAX = "vendor/node_modules/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
+# reveal.js's default theme, whose fonts ship with it (nbconvert's default, "simple", and most
+# other themes import theirs from Google Fonts).
+REVEAL_THEME = "white"
 
 
 def notebooks(names: Sequence[str] | None = None) -> list[Path]:
@@ -124,7 +129,7 @@ def export(paths: Sequence[Path], kind: str, out: Path) -> list[Path]:
                                   extra_template_basedirs=[str(TEMPLATES)],
                                   extra_template_paths=[str(TEMPLATES)],
                                   reveal_url_prefix=REVEAL, mathjax_url=MATHJAX,
-                                  require_js_url=REQUIRE)
+                                  require_js_url=REQUIRE, reveal_theme=REVEAL_THEME)
         suffix = ".slides.html"
     elif kind == "html":
         exporter = HTMLExporter(template_name="nodebook_html",
@@ -138,6 +143,7 @@ def export(paths: Sequence[Path], kind: str, out: Path) -> list[Path]:
         nb = nbformat.read(path, as_version=4)
         if kind == "slides":
             with_slide_metadata(nb)
+            publish.without_launch(nb.cells)
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
         target = out / (path.stem + suffix)
         target.write_text(body)
