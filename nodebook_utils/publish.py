@@ -59,7 +59,7 @@ def colab_block(repo: str = REPO, ref: str = REF) -> str:
         'if "google.colab" in sys.modules:\n'
         f'    COURSE, TAG = "https://github.com/{repo}", "{ref}"\n'
         f"    !test -d {CLONE} || git clone -q --depth 1 -b $TAG $COURSE {CLONE}\n"
-        f"    !python {CLONE}/nodebook_utils/colab.py {CLONE}\n"
+        f"    !{{sys.executable}} {CLONE}/nodebook_utils/colab.py {CLONE}\n"
         f"    {_COLAB_END}"
     )
 
