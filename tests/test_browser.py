@@ -1,8 +1,8 @@
 """The lessons' widgets work in a real browser: JupyterLab runs headless on a free loopback port,
 Debian's Chromium (driven by Playwright, which cannot download browsers here) opens lessons 1
 and 4, runs all cells from the Run menu, moves each slider and checks that the figure it drives
-changes; and lesson 4's slides (`make slides`) start and typeset their maths with every request
-that is not a local file refused. Screenshots go to build/test-artifacts/browser/.
+changes; Alt+R presents lesson 4 with RISE; and lesson 4's slides (`make slides`) start and
+typeset their maths with every request that is not a local file refused. Screenshots go to build/test-artifacts/browser/.
 
 The notebooks run from copies with their outputs removed, so a prompt with a number proves the
 browser ran that cell, and nothing the browser does can touch the committed files. Without
@@ -261,6 +261,33 @@ def test_widgets_respond_in_chromium(lab, browser, name):
             assert after.startswith("data:image/png") and after != before
             assert readout.text_content() != before_value, "the readout follows the slider"
         assert page.evaluate(ERRORS_JS) == [], "moving the sliders raised no error"
+    finally:
+        page.close()
+
+
+def test_rise_presents_a_lesson_inside_jupyterlab(lab, browser):
+    """RISE (jupyterlab-rise, in the lab extra): Alt+R on a lesson opens its slides in a panel."""
+    name = "04_resnets_as_euler.ipynb"
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(f"{lab.base}/lab/workspaces/rise/tree/notebooks/{name}?token={lab.token}")
+        page.locator(".jp-Notebook .jp-CodeCell").first.wait_for(timeout=60_000)
+        deadline = time.monotonic() + 60
+        while not lab.kernel_idle(name):  # the notebook has loaded and its kernel is ready
+            assert time.monotonic() < deadline, f"no idle kernel for {name}:\n{lab.log_text()}"
+            time.sleep(0.5)
+        page.locator(".jp-Notebook .jp-Cell").first.click()  # the notebook has the focus
+        page.keyboard.press("Alt+r")
+        deadline, frame = time.monotonic() + 60, None
+        while frame is None and time.monotonic() < deadline:
+            frame = next((f for f in page.frames if f"/rise/notebooks/{name}" in f.url), None)
+            page.wait_for_timeout(500)  # lets Playwright take in the new frame (sleep would not)
+        assert frame is not None, "Alt+R opened no RISE panel"
+        frame.wait_for_selector(".reveal.ready", timeout=60_000)
+        sections = frame.evaluate("() => document.querySelectorAll('.reveal .slides section')"
+                                  ".length")
+        assert sections >= 10, "the lesson is cut into slides"
+        page.screenshot(path=ARTIFACTS / "04_resnets_as_euler-rise.png")
     finally:
         page.close()
 
