@@ -2,7 +2,8 @@
 Debian's Chromium (driven by Playwright, which cannot download browsers here) opens lessons 1
 and 4, runs all cells from the Run menu, moves each slider and checks that the figure it drives
 changes; Alt+R presents lesson 4 with RISE; and lesson 4's slides (`make slides`) start and
-typeset their maths with every request that is not a local file refused. Screenshots go to build/test-artifacts/browser/.
+typeset their maths with every request that is not a local file refused. Screenshots go to
+build/test-artifacts/browser/.
 
 The notebooks run from copies with their outputs removed, so a prompt with a number proves the
 browser ran that cell, and nothing the browser does can touch the committed files. Without
