@@ -84,6 +84,32 @@ def savefig(fig: plt.Figure, name: str, *, force: bool = False) -> Path | None:
     return path
 
 
+def _look(line: mpl.lines.Line2D) -> tuple:
+    """What tells a line apart without its colour: its dash pattern (custom dashes all report
+    the line style "--", so the pattern itself is compared) and its marker."""
+    dashes = getattr(line, "_unscaled_dash_pattern", None)  # matplotlib >= 3.6
+    return line.get_linestyle(), str(dashes), line.get_marker()
+
+
+def colour_only_lines(fig: plt.Figure) -> list[str]:
+    """Pairs of labelled lines in one axes that differ by colour alone: the same line style,
+    marker and (within a factor 2) width (00_start_here). A reader who cannot tell the colours
+    apart cannot tell those lines apart either. Empty when every labelled line has a look of
+    its own; :func:`show` refuses a figure where it is not."""
+    pairs = []
+    for ax in fig.axes:
+        lines = [line for line in ax.get_lines()
+                 if line.get_visible() and not line.get_label().startswith("_")]
+        for i, a in enumerate(lines):
+            for b in lines[i + 1:]:
+                widths = sorted((a.get_linewidth(), b.get_linewidth()))
+                same_look = _look(a) == _look(b) and widths[1] < 2 * widths[0]
+                if same_look and mpl.colors.to_rgba(a.get_color()) != mpl.colors.to_rgba(
+                        b.get_color()):
+                    pairs.append(f"{a.get_label()!r} and {b.get_label()!r}")
+    return pairs
+
+
 def show(fig: plt.Figure, name: str, alt: str) -> None:
     """Save ``fig`` as :func:`savefig` does, then display it in the notebook with its alt
     text, and close it (07_spiral_dynamics).
@@ -97,6 +123,9 @@ def show(fig: plt.Figure, name: str, alt: str) -> None:
 
     if not alt or not alt.strip():
         raise ValueError("describe the figure in alt: what does it show?")
+    if pairs := colour_only_lines(fig):
+        raise ValueError(f"lines differ by colour alone: {'; '.join(pairs)}; give each a line "
+                         "style or marker of its own")
     savefig(fig, name)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=mpl.rcParams["figure.dpi"])

@@ -20,6 +20,38 @@ def test_style_cycles_colours_and_line_styles_together():
     assert set(colours) <= set(plotting.PALETTE.values())
 
 
+def lines_figure(*looks):
+    fig, ax = plt.subplots()
+    for i, look in enumerate(looks):
+        ax.plot([0, 1], [i, i + 1], color=plotting.COLORS[i], label=f"line {i}", **look)
+    ax.plot([0, 1], [5, 5], color=plotting.COLORS[-1], label="_hidden helper")  # not labelled
+    return fig
+
+
+@pytest.mark.parametrize(("looks", "flagged"), [
+    (({"linestyle": "-"}, {"linestyle": "-"}), ["'line 0' and 'line 1'"]),
+    (({"linestyle": "-"}, {"linestyle": "--"}), []),
+    (({"linestyle": plotting.LINESTYLES[4]}, {"linestyle": plotting.LINESTYLES[5]}), []),
+    (({"linestyle": plotting.LINESTYLES[4]}, {"linestyle": plotting.LINESTYLES[4]}),
+     ["'line 0' and 'line 1'"]),
+    (({"linestyle": "none", "marker": "o"}, {"linestyle": "none", "marker": "s"}), []),
+    (({"linestyle": "-", "lw": 1.0}, {"linestyle": "-", "lw": 2.5}), []),
+    (({"linestyle": "-", "lw": 1.5}, {"linestyle": "-", "lw": 2.0}), ["'line 0' and 'line 1'"]),
+])
+def test_lines_that_differ_by_colour_alone_are_found(looks, flagged):
+    fig = lines_figure(*looks)
+    assert plotting.colour_only_lines(fig) == flagged
+    plt.close(fig)
+
+
+def test_show_refuses_a_figure_whose_lines_differ_by_colour_alone(monkeypatch, tmp_path):
+    monkeypatch.setattr(plotting, "FIGURES", tmp_path)
+    fig = lines_figure({"linestyle": "-"}, {"linestyle": "-"})
+    with pytest.raises(ValueError, match="colour alone: 'line 0' and 'line 1'"):
+        plotting.show(fig, "same_look", alt="two rising lines told apart by colour only")
+    plt.close(fig)
+
+
 def test_savefig_writes_outside_fast_mode_only(tmp_path, monkeypatch):
     monkeypatch.setattr(plotting, "FIGURES", tmp_path)
     fig, ax = plt.subplots()
