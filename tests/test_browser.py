@@ -10,14 +10,12 @@ browser ran that cell, and nothing the browser does can touch the committed file
 Chromium or Playwright the test skips, except in CI (NODEBOOK_CI=1), where it fails.
 """
 
-import importlib.util
 import json
 import os
 import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +25,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from support import free_port, load_classroom
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("NODEBOOK_CHROMIUM", "/usr/bin/chromium"))
@@ -65,12 +64,6 @@ if missing():
     if os.environ.get("NODEBOOK_CI") == "1":
         raise RuntimeError(f"the browser test must run in CI: {missing()}")
     pytest.skip(missing(), allow_module_level=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def slider_count(notebook: nbformat.NotebookNode) -> int:
@@ -196,6 +189,17 @@ def wait_for_new_figure(slider, before: str, timeout_s: float = 30) -> str:
     pytest.fail("the figure did not change after the slider moved")
 
 
+def open_lesson(page, lab: Lab, name: str, workspace: str) -> None:
+    """Open a lesson in a JupyterLab workspace of its own (so the page shows it alone) and
+    wait until its cells are on the page and its kernel is ready."""
+    page.goto(f"{lab.base}/lab/workspaces/{workspace}/tree/notebooks/{name}?token={lab.token}")
+    page.locator(".jp-Notebook .jp-CodeCell").first.wait_for(timeout=60_000)
+    deadline = time.monotonic() + 60
+    while not lab.kernel_idle(name):
+        assert time.monotonic() < deadline, f"no idle kernel for {name}:\n{lab.log_text()}"
+        time.sleep(0.5)
+
+
 def run_all_cells(page, lab: Lab, name: str) -> list[str]:
     """Run the notebook from the Run menu; wait until every code cell has run; the prompts."""
     page.get_by_role("menuitem", name="Run", exact=True).click()
@@ -229,14 +233,7 @@ def test_widgets_respond_in_chromium(lab, browser, name):
         "source_hidden")), "a hidden cell prints something, so the page shows that it ran"
     page = browser.new_page(viewport={"width": 1280, "height": 960})
     try:
-        # a workspace of its own, so the page opens this notebook alone
-        page.goto(f"{lab.base}/lab/workspaces/{stem}/tree/notebooks/{name}?token={lab.token}")
-        page.locator(".jp-Notebook .jp-CodeCell").first.wait_for(timeout=60_000)
-        deadline = time.monotonic() + 60
-        while not lab.kernel_idle(name):  # the kernel has started and is ready
-            assert time.monotonic() < deadline, f"no idle kernel for {name}:\n{lab.log_text()}"
-            time.sleep(0.5)
-
+        open_lesson(page, lab, name, workspace=stem)
         prompts = run_all_cells(page, lab, name)
         assert len(prompts) == len(code)
         assert page.evaluate(ERRORS_JS) == []
@@ -271,12 +268,7 @@ def test_rise_presents_a_lesson_inside_jupyterlab(lab, browser):
     name = "04_resnets_as_euler.ipynb"
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
-        page.goto(f"{lab.base}/lab/workspaces/rise/tree/notebooks/{name}?token={lab.token}")
-        page.locator(".jp-Notebook .jp-CodeCell").first.wait_for(timeout=60_000)
-        deadline = time.monotonic() + 60
-        while not lab.kernel_idle(name):  # the notebook has loaded and its kernel is ready
-            assert time.monotonic() < deadline, f"no idle kernel for {name}:\n{lab.log_text()}"
-            time.sleep(0.5)
+        open_lesson(page, lab, name, workspace="rise")
         page.locator(".jp-Notebook .jp-Cell").first.click()  # the notebook has the focus
         page.keyboard.press("Alt+r")
         deadline, frame = time.monotonic() + 60, None
@@ -291,13 +283,6 @@ def test_rise_presents_a_lesson_inside_jupyterlab(lab, browser):
         page.screenshot(path=ARTIFACTS / "04_resnets_as_euler-rise.png")
     finally:
         page.close()
-
-
-def load_classroom():
-    spec = importlib.util.spec_from_file_location("classroom", ROOT / "tools" / "classroom.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_slides_run_offline_in_chromium(browser):

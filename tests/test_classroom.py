@@ -2,24 +2,15 @@
 without solutions (tools/classroom.py)."""
 
 import ast
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from support import load_classroom
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-
-
-def load_classroom():
-    spec = importlib.util.spec_from_file_location("classroom", ROOT / "tools" / "classroom.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["classroom"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 classroom = load_classroom()

@@ -23,10 +23,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from nodebook_utils.colab import KEEP
+from nodebook_utils.publish import CLONE
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from nodebook_utils.colab import KEEP  # noqa: E402
-from nodebook_utils.publish import CLONE  # noqa: E402
 
 COLAB_HAS = (*KEEP, "ipywidgets", "nbclient", "nbformat")  # nbclient runs the notebook
 RUN = r"""
