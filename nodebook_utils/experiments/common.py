@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
 import math
 import os
@@ -41,6 +42,7 @@ __all__ = [
     "new_result",
     "resolve",
     "save_result",
+    "spread",
     "threads",
     "timed",
 ]
@@ -104,7 +106,7 @@ def _commit() -> str | None:
 
 def _cpu_model() -> str:
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
             if line.lower().startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:
@@ -177,6 +179,23 @@ def threads(n: int | None):
         torch.set_num_threads(before)
 
 
+def spread(values: Sequence[float]) -> dict[str, Any]:
+    """A metric over seeds: mean, sample standard deviation (None for one value: no spread
+    was measured), median, min, max, n and the values themselves, in seed order."""
+    array = np.asarray(values, dtype=float)
+    if array.size == 0:
+        raise ValueError("no values")
+    return {
+        "mean": float(array.mean()),
+        "std": float(array.std(ddof=1)) if array.size > 1 else None,
+        "median": float(np.median(array)),
+        "min": float(array.min()),
+        "max": float(array.max()),
+        "n": int(array.size),
+        "values": [float(v) for v in array],
+    }
+
+
 def timed(fn: Callable[..., Any], device: torch.device, *args: Any) -> tuple[Any, float]:
     """``fn(*args)`` and its wall time in seconds, the device synchronised before and after."""
     if device.type == "cuda":
@@ -223,16 +242,46 @@ def save_result(result: Mapping[str, Any], out: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(jsonable(result), indent=1)
     text = _NUMBER_LIST.sub(lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
-    path.write_text(text + "\n")
+    path.write_text(text + "\n", encoding="utf-8")
     return path
 
 
 def load_result(path: str | Path) -> dict[str, Any]:
     """Read a result written by :func:`save_result`; it must name its experiment and mode."""
-    result = json.loads(Path(path).read_text())
+    result = json.loads(Path(path).read_text(encoding="utf-8"))
     if not isinstance(result, dict) or not {"experiment", "mode", "config"} <= set(result):
         raise ValueError(f"{Path(path).name} is not an experiment result of this course")
     return result
+
+
+def partial_path(out: str | Path, name: str, mode: str) -> Path:
+    """Where a long run keeps its partial result: ``<out>/<name>-<mode>.partial.json``."""
+    return Path(out) / f"{name}-{mode}.partial.json"
+
+
+def load_partial(path: str | Path | None, config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The partial result saved at ``path`` by an interrupted run of the same configuration,
+    or None when there is none. A partial result of another configuration raises
+    ``ValueError`` (delete it, or finish it with its own configuration), so that results of
+    two configurations are never mixed."""
+    if path is None or not Path(path).exists():
+        return None
+    partial = load_result(path)
+    if partial["config"] != jsonable(config):
+        raise ValueError(f"{Path(path).name} holds a partial run of another configuration; "
+                         "delete it or resume it with that configuration")
+    return partial
+
+
+def save_partial(result: Mapping[str, Any], path: str | Path | None) -> None:
+    """Write the partial result to ``path`` (no-op for None), atomically."""
+    if path is None:
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(jsonable(result)) + "\n", encoding="utf-8")
+    temporary.replace(path)
 
 
 def main(
@@ -248,8 +297,14 @@ def main(
     parser.add_argument("--mode", choices=MODES, default=get_settings().mode)
     parser.add_argument("--out", default="results", help="folder for the JSON (default: results)")
     args = parser.parse_args(argv)
-    result = run(mode=args.mode)
+    kwargs: dict[str, Any] = {"mode": args.mode}
+    partial = partial_path(args.out, name, args.mode)
+    if "partial" in inspect.signature(run).parameters:  # a long run that can resume
+        kwargs["partial"] = partial
+        print(f"partial results go to {short_path(partial)}; an interrupted run resumes there")
+    result = run(**kwargs)
     print(summary(result))
     path = save_result(result, args.out)
+    partial.unlink(missing_ok=True)
     print(f"wrote {short_path(path)}")
     return 0
