@@ -73,16 +73,22 @@ def measure(config: Configuration, train: DataLoader, test: DataLoader, *, seeds
     for seed in range(seeds):
         seed_everything(seed)
         model = config.build().to(device)
+        # a data order of its own, seeded: never what an earlier row left in a shared loader
+        loader = DataLoader(train.dataset, batch_size=train.batch_size, shuffle=True,
+                            generator=torch.Generator().manual_seed(seed))
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-        history = fit(model, train, epochs=epochs, optimizer=optimizer, device=device,
+        history = fit(model, loader, epochs=epochs, optimizer=optimizer, device=device,
                       max_batches=max_batches, progress=False)
         if any(isinstance(m, nn.BatchNorm2d) for m in model.modules()):
-            recalibrate_batchnorm(model, train, device)
+            recalibrate_batchnorm(model, loader, device)
         tested = evaluate(model, test, device=device, progress=False)
         accurate = (still_an_ode(model, test, device) if models.ode_blocks(model) else None)
-        memory = training_step_memory(model, train, device)  # last: it moves BatchNorm
-        runs.append({"history": history, "tested": tested, "memory": memory,
+        runs.append({"history": history, "tested": tested, "model": model,
                      "accurate": accurate, "parameters": count_parameters(model)})
+    # after this row's timed training; the meter changes nothing about the model
+    memory = training_step_memory(runs[0]["model"], next(iter(train)), device)
+    for r in runs:
+        r["memory"] = memory
     accuracy = mean_std([r["tested"]["accuracy"] for r in runs])
     steps_per_epoch = len(train) if max_batches is None else min(max_batches, len(train))
     row = {
@@ -99,8 +105,9 @@ def measure(config: Configuration, train: DataLoader, test: DataLoader, *, seeds
         "seconds_per_epoch": avg(r["history"].step_seconds * steps_per_epoch for r in runs),
         "eval_test_seconds": avg(r["tested"]["seconds"] for r in runs),
         "eval_nfe": avg(r["tested"].get("nfe") for r in runs),
-        "peak_memory_mb": avg(r["memory"]["peak_mb"] for r in runs),
-        "memory_measure": runs[0]["memory"]["measure"],
+        "peak_memory_mb": memory["peak_mib"],
+        "saved_memory_mb": memory["saved_mib"],
+        "memory_measure": memory["measure"],
         "test_accuracy": accuracy[0],
         "test_accuracy_mean": accuracy[0],
         "test_accuracy_std": accuracy[1],

@@ -32,7 +32,7 @@ from torch.nn import functional as F
 
 from .models import ODEBlock, ode_blocks
 from .solvers import Dynamics
-from .training import _synchronize
+from .training import _synchronize, unchanged
 
 __all__ = ["ACCURATE", "RegularisedODEBlock", "accurate_solve", "median_ms", "regularised_loss",
            "step_profile"]
@@ -140,13 +140,12 @@ def step_profile(model: nn.Module, x: Tensor, y: Tensor, *, repeats: int = 3,
                  loss_fn: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy
                  ) -> dict[str, Any]:
     """One training step of ``model`` on the batch ``(x, y)`` (forward, loss, backward; no
-    optimiser step, so the weights do not change): its median time in ms and the NFE of the
-    forward and the backward pass of the last step (``None`` for a model without ODE blocks;
-    an adaptive solver's NFE can differ from step to step)."""
+    optimiser step): its median time in ms and the NFE of the forward and the backward pass
+    of the last step (``None`` for a model without ODE blocks; an adaptive solver's NFE can
+    differ from step to step). The model is left as it was (:func:`training.unchanged`:
+    weights, BatchNorm statistics, train/eval mode, gradients)."""
     blocks = ode_blocks(model)
     device = next(model.parameters()).device
-    was_training = model.training
-    model.train()
     nfe: dict[str, int | None] = {"nfe_forward": None, "nfe_backward": None}
 
     def step() -> None:
@@ -159,8 +158,7 @@ def step_profile(model: nn.Module, x: Tensor, y: Tensor, *, repeats: int = 3,
             nfe.update(nfe_forward=forward, nfe_backward=sum(b.reset_nfe() for b in blocks))
         model.zero_grad(set_to_none=True)
 
-    try:
+    with unchanged(model):
+        model.train()
         ms = median_ms(step, repeats=repeats, device=device)
-    finally:
-        model.train(was_training)
     return {"step_ms": ms, **nfe}

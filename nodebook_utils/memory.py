@@ -7,17 +7,20 @@ constant. :func:`measure_backward_memory` counts those bytes on any device with
 ``torch.autograd.graph.saved_tensors_hooks``, and on CUDA also reads the allocator's peak
 (``torch.cuda.max_memory_allocated``) over the forward and backward pass.
 
-:func:`peak_memory` measures the whole peak of one call, e.g. a training step of lesson 09:
-the CUDA allocator's peak on a GPU, and on a Linux CPU the process's peak resident memory
-(``VmHWM``, reset through ``/proc/self/clear_refs``).
+:func:`peak_memory` measures the peak tensor memory of one call at PyTorch's allocator: the
+CUDA allocator's peak on a GPU, and on the CPU the largest running sum of the allocations and
+releases that PyTorch's profiler records. :func:`training_step_memory` reads both meters on
+one training step (lesson 09 and the reproduction report). Neither is the process's resident
+memory (RSS), which counts caches, thread pools and fragmentation as well.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -25,6 +28,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 __all__ = [
+    "MEASURES",
     "BackwardMemory",
     "SavedTensorsMeter",
     "measure_backward_memory",
@@ -130,68 +134,65 @@ def measure_backward_memory(
     )
 
 
-_PROC = Path("/proc/self")
-# glibc's mallopt parameters and the largest mmap threshold its dynamic rule reaches (64-bit).
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_MMAP_THRESHOLD_MAX = 32 * 2**20
-
-
-def _proc_kib(field: str) -> int:
-    """A ``/proc/self/status`` field in KiB (``VmRSS``: resident now; ``VmHWM``: its peak)."""
-    for line in (_PROC / "status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise KeyError(field)
-
-
-def _can_reset_cpu_peak() -> bool:
-    try:
-        (_PROC / "clear_refs").write_text("5")  # 5: reset the peak resident set size
-        _proc_kib("VmHWM")
-    except (OSError, KeyError):
-        return False
-    return True
-
-
 @contextmanager
-def _resident_means_allocated() -> Iterator[None]:
-    """Make the resident memory follow the allocated memory (glibc only; elsewhere a no-op).
-
-    glibc keeps freed memory for reuse, so after a warm-up a step can run in memory that is
-    already resident and the peak would read ~0. Inside the block every allocation above
-    64 KiB gets pages of its own that are returned on free, and free memory is trimmed
-    first; afterwards large blocks come from the heap again, as they do in a warmed-up run.
-    """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(_M_MMAP_THRESHOLD, 64 * 2**10)
-        libc.mallopt(_M_TRIM_THRESHOLD, 128 * 2**10)
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        yield
-        return
+def _quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 inside the block: the profiler's C++ code writes a log line
+    there when it starts and stops, which would land in a notebook's output."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
     try:
         yield
     finally:
-        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)
-        libc.mallopt(_M_TRIM_THRESHOLD, 2 * _MMAP_THRESHOLD_MAX)
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _cpu_allocator_peak(fn: Callable[[], Any]) -> tuple[int, Any]:
+    """``fn()`` under PyTorch's profiler with ``profile_memory=True``, which receives every
+    allocation and release of PyTorch's CPU allocator with its size: the largest sum of the
+    bytes allocated minus released at any moment, and what ``fn`` returned."""
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    prof = profile(activities=[ProfilerActivity.CPU], profile_memory=True)
+    with _quiet_stderr():
+        prof.start()
+    try:
+        value = fn()
+    finally:
+        with _quiet_stderr():
+            prof.stop()
+    events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
+                    if e.name() == "[memory]" and e.device_type() == DeviceType.CPU)
+    running = peak = 0
+    for _, nbytes in events:
+        running += nbytes
+        peak = max(peak, running)
+    return peak, value
+
+
+#: What :func:`peak_memory` reports, by device type.
+MEASURES = {
+    "cuda": "CUDA allocator peak (torch.cuda.max_memory_allocated)",
+    "cpu": "CPU allocator peak (PyTorch's allocation events, torch.profiler)",
+}
 
 
 def peak_memory(fn: Callable[[], Any], device: torch.device | str = "cpu") -> dict[str, Any]:
-    """Run ``fn()`` and measure the most memory it held at once, beyond what was in use
-    before (09_ecg_resnet_vs_node).
+    """Run ``fn()`` and measure the most **tensor memory** it held at once beyond what was
+    allocated before it began (06_adjoint_method, 09_ecg_resnet_vs_node).
 
-    On CUDA: ``torch.cuda.max_memory_allocated`` minus the memory allocated before
-    (``"measure": "cuda allocator peak"``). On a CPU under Linux: the process's peak resident
-    memory ``VmHWM`` minus its resident memory before, the peak being reset through
-    ``/proc/self/clear_refs`` first and glibc told to return freed memory, so that resident
-    memory follows what is allocated (``"measure": "process peak RSS"``). It counts
-    everything the process touches meanwhile, so run nothing else in it; the first call in
-    a process also counts one-time allocations (thread pools, kernels' caches), so measure
-    after a warm-up. Elsewhere the bytes are ``None``. Returns ``{"bytes", "measure",
-    "value"}``, ``value`` being what ``fn`` returned.
+    On CUDA: ``torch.cuda.max_memory_allocated`` minus the memory allocated before. On the
+    CPU: PyTorch's profiler records every allocation and release of its CPU allocator with
+    its size (tensors, and the buffers operations use inside), and the peak is the largest
+    running sum of those bytes. Both count what PyTorch's allocator hands out: not the
+    process's resident memory, which also holds the allocator's caches, thread pools,
+    libraries and fragmentation, and which a measurement can change for the rest of the
+    process. Other devices (``mps``): ``bytes`` is ``None``. The profiler slows ``fn`` down:
+    never time what this measures. Returns ``{"bytes", "measure", "value"}``, ``value``
+    being what ``fn`` returned.
     """
     device = torch.device(device)
     if device.type == "cuda":
@@ -201,38 +202,60 @@ def peak_memory(fn: Callable[[], Any], device: torch.device | str = "cpu") -> di
         value = fn()
         torch.cuda.synchronize(device)
         peak = torch.cuda.max_memory_allocated(device) - before
-        return {"bytes": int(peak), "measure": "cuda allocator peak", "value": value}
-    if device.type != "cpu" or not _can_reset_cpu_peak():
-        return {"bytes": None, "measure": "not available on this platform", "value": fn()}
-    with _resident_means_allocated():
-        _can_reset_cpu_peak()
-        before = _proc_kib("VmRSS")
-        value = fn()
-        peak = max(_proc_kib("VmHWM") - before, 0)
-    return {"bytes": peak * 1024, "measure": "process peak RSS", "value": value}
+        return {"bytes": int(peak), "measure": MEASURES["cuda"], "value": value}
+    if device.type != "cpu":
+        return {"bytes": None, "measure": f"not available on {device.type}", "value": fn()}
+    peak, value = _cpu_allocator_peak(fn)
+    return {"bytes": int(peak), "measure": MEASURES["cpu"], "value": value}
 
 
-def training_step_memory(model: nn.Module, loader: Iterable, device: torch.device | str
-                         ) -> dict[str, Any]:
-    """:func:`peak_memory` of one training step's forward and backward pass (cross-entropy on
-    the first batch of ``loader``; the weights are not updated and the gradients are cleared
-    afterwards), in MB, with that pass's NFE (09_ecg_resnet_vs_node)."""
+def training_step_memory(model: nn.Module, batch: tuple[Tensor, Tensor],
+                         device: torch.device | str, *, warmup: bool = True) -> dict[str, Any]:
+    """Two meters on one training step (forward, cross-entropy, backward; no optimiser step)
+    of ``model`` on ``batch = (x, y)``, in MiB (06_adjoint_method, 09_ecg_resnet_vs_node):
+
+    - ``saved_mib``: the tensors autograd keeps for the backward pass (:class:`SavedTensorsMeter`,
+      the parameters left out): what backpropagation stores, and what the adjoint avoids;
+    - ``peak_mib``: the peak tensor memory of the whole step beyond what was allocated
+      before it (:func:`peak_memory`): stored activations plus the solver's stages, the
+      backward pass's own tensors and the gradients.
+
+    With ``warmup`` one untimed step runs first (one-time allocations, lazily created
+    buffers). The model is left as it was: weights, buffers (BatchNorm's running
+    statistics), train/eval mode and gradients are restored. ``nfe`` is the step's NFE,
+    forward and backward together (None without ODE blocks). Never time in a process
+    while measuring memory in it: measure after all timing, or in a child process.
+    """
     from .models import ode_blocks  # models does not import this module
-    x, y = next(iter(loader))
-    x, y = x.to(device), y.to(device)
-    model.train()
+    from .training import unchanged
+
+    device = torch.device(device)
+    x, y = (t.to(device) for t in batch)
     blocks = ode_blocks(model)
-    for block in blocks:
-        block.reset_nfe()
+    params = list(model.parameters())
+    meter = SavedTensorsMeter(ignore=params)
 
     def step() -> None:
-        F.cross_entropy(model(x), y).backward()
+        with meter.active():
+            loss = F.cross_entropy(model(x), y)
+        loss.backward()
 
-    measured = peak_memory(step, device)
-    model.zero_grad(set_to_none=True)
+    with unchanged(model):
+        model.train()
+        if warmup:
+            step()
+        for p in params:
+            p.grad = None
+        for block in blocks:
+            block.reset_nfe()
+        meter.storages.clear()
+        measured = peak_memory(step, device)
+        nfe = sum(block.reset_nfe() for block in blocks) if blocks else None
     peak = measured["bytes"]
     return {
-        "peak_mb": peak / 2**20 if peak is not None else None,
+        "saved_mib": meter.bytes / 2**20,
+        "peak_mib": peak / 2**20 if peak is not None else None,
         "measure": measured["measure"],
-        "nfe": sum(block.reset_nfe() for block in blocks) if blocks else None,
+        "batch": len(x),
+        "nfe": nfe,
     }

@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,28 @@ from tqdm.auto import tqdm
 from .models import ode_blocks
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@contextmanager
+def unchanged(model: nn.Module) -> Iterator[nn.Module]:
+    """Run the ``with`` block and then put ``model`` back as it was: its weights and buffers
+    (BatchNorm's running statistics), every submodule's train/eval mode and the parameters'
+    gradients. For measurements that run training steps on a model that must not change
+    (08_mnist_odenet: memory.training_step_memory, fast.step_profile)."""
+    state = {name: t.detach().clone() for name, t in model.state_dict(keep_vars=True).items()}
+    modes = [(m, m.training) for m in model.modules()]
+    grads = [(p, None if p.grad is None else p.grad.detach().clone())
+             for p in model.parameters()]
+    try:
+        yield model
+    finally:
+        with torch.no_grad():
+            for name, t in model.state_dict(keep_vars=True).items():
+                t.copy_(state[name])
+        for m, mode in modes:
+            m.training = mode
+        for p, grad in grads:
+            p.grad = grad
 
 
 @dataclass

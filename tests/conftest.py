@@ -1,8 +1,47 @@
-"""Shared fixtures: each experiment run once with tiny settings per test session."""
+"""Shared fixtures: the offline data mirror (and one of our own without a file), and each
+experiment run once with tiny settings per test session."""
+
+import os
+from pathlib import Path
 
 import pytest
 
+from nodebook_utils import data
 from nodebook_utils.experiments import ecg, mnist, spiral
+
+# The mirror: NODEBOOK_MIRROR when set (CI sets it: then its files must be there, and a test
+# that needs them fails rather than skips), else ../shared/data beside the checkout if present.
+MIRROR_SET = bool(os.environ.get("NODEBOOK_MIRROR"))
+MIRROR = (Path(os.environ["NODEBOOK_MIRROR"]) if MIRROR_SET
+          else Path(__file__).resolve().parents[2] / "shared" / "data")
+
+@pytest.fixture
+def mirror(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The offline mirror, set as NODEBOOK_MIRROR."""
+    complete = (MIRROR / "mnist").is_dir() and (MIRROR / "mitdb").is_dir()
+    if MIRROR_SET:
+        assert complete, f"NODEBOOK_MIRROR={MIRROR} is set but lacks mnist/ and mitdb/"
+    elif not complete:
+        pytest.skip("no data mirror: set NODEBOOK_MIRROR or put it at ../shared/data")
+    monkeypatch.setenv("NODEBOOK_MIRROR", str(MIRROR))
+    return MIRROR
+
+
+@pytest.fixture
+def mirror_without_train_images(mirror: Path, tmp_path: Path,
+                                monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A mirror folder of our own, set as NODEBOOK_MIRROR: links to every file of the shared
+    mirror but the 60,000 training images, as a machine without them sees it. Tests about an
+    absent file build it so instead of relying on what the shared mirror lacks."""
+    own = tmp_path / "mirror"
+    (own / "mnist").mkdir(parents=True)
+    (own / "mitdb").symlink_to(mirror / "mitdb")
+    for path in (mirror / "mnist").iterdir():
+        if path.name != data.MNIST_FILES["train-images"].name:
+            (own / "mnist" / path.name).symlink_to(path)
+    monkeypatch.setenv("NODEBOOK_MIRROR", str(own))
+    return own
+
 
 
 @pytest.fixture(scope="session")

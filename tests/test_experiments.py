@@ -123,28 +123,61 @@ def test_spiral_ranking_statistics_on_known_numbers():
 def test_mnist_run_reports_accuracy_time_and_nfe(tiny_mnist):
     result = tiny_mnist
     _check_common_fields(result, "mnist")
-    euler, resnet = result["runs"]["odenet_euler"], result["runs"]["resnet"]
-    assert euler["parameters"] == 208_010 and resnet["parameters"] == 576_778
+    (euler,), (resnet,) = mnist.seed_runs(result, "odenet_euler"), mnist.seed_runs(result, "resnet")
+    assert result["runs"]["odenet_euler"]["parameters"] == 208_010
+    assert result["runs"]["resnet"]["parameters"] == 576_778
     assert euler["steps"] == 8 and len(euler["nfe_forward"]) == 8
     assert set(euler["nfe_forward"]) == {20} and set(euler["nfe_backward"]) == {20}
     assert resnet["nfe_forward_mean"] is None
     for r in (euler, resnet):
-        assert r["batchnorm_recalibrated"] and r["recalibration_seconds"] > 0
+        assert r["seed"] == 0 and r["recalibration_seconds"] > 0
         assert 0.0 <= r["test_accuracy_as_trained"] <= 1.0
         assert 0.0 <= r["initial_test_accuracy"] <= 1.0
-        assert r["test_accuracy"] > r["initial_test_accuracy"]
+        assert r["test_accuracy_recalibrated"] > r["initial_test_accuracy"]
+        assert len(r["test_wrong_as_trained"]) == round(256 * (1 - r["test_accuracy_as_trained"]))
         assert np.mean(r["batch_loss"][-3:]) < np.mean(r["batch_loss"][:3])
         assert r["seconds_per_full_epoch"] > 0 and r["eval_test_seconds"] > 0
+    summary = result["summary"]["resnet"]["test_accuracy_as_trained"]
+    assert summary["n"] == 1 and summary["std"] is None  # one seed: no spread measured
+    assert summary["values"] == [resnet["test_accuracy_as_trained"]]
     assert result["data"] == {"train_images": 256, "test_images": 256, "batches_per_epoch": 8,
                               "per_class": 500}
-    dopri5 = result["runs"]["odenet_dopri5"]
+    (dopri5,) = mnist.seed_runs(result, "odenet_dopri5")
     assert all((n - 2) % 6 == 0 for n in dopri5["nfe_forward"])  # 2 + 6 per Dopri5 step
 
 
-def test_mnist_full_training_set_offline_is_a_clear_error(monkeypatch):
+def test_each_mnist_model_gets_its_own_seeded_data_order(tiny_mnist):
+    """The ResNet trained after two other models sees the same batches as when it runs
+    alone: its data order does not depend on what ran before it (a shared loader fails)."""
+    alone = mnist.run(mode="fast", limit=256, max_batches=8, models=["resnet"],
+                      recalibrate_bn=False)
+    (after,), (first,) = mnist.seed_runs(tiny_mnist, "resnet"), mnist.seed_runs(alone, "resnet")
+    assert after["batch_loss"] == first["batch_loss"]
+
+
+def test_an_interrupted_run_resumes_from_its_partial_result(tmp_path, monkeypatch):
+    partial = tmp_path / "mnist-fast.partial.json"
+    config = {"mode": "fast", "limit": 64, "max_batches": 2, "models": ["resnet"],
+              "recalibrate_bn": False}
+    first = mnist.run(partial=partial, seeds=[0], **config)
+    assert partial.exists()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(mnist, "train_and_test", no_training)
+    again = mnist.run(partial=partial, seeds=[0], **config)  # everything was done
+    assert again["runs"] == first["runs"]
+    with pytest.raises(AssertionError, match="trained again"):  # seed 1 is new work
+        mnist.run(partial=partial, seeds=[0, 1], **config)
+    with pytest.raises(ValueError, match="another configuration"):  # never mixed
+        mnist.run(partial=partial, seeds=[0], **{**config, "max_batches": 3})
+
+
+def test_mnist_full_training_set_offline_is_a_clear_error(mirror_without_train_images,
+                                                          monkeypatch, tmp_path):
     monkeypatch.setenv("NODEBOOK_OFFLINE", "1")
-    if data.mnist._full_train_available():
-        pytest.skip("the full MNIST training images are cached here")
+    monkeypatch.setenv("NODEBOOK_DATA", str(tmp_path / "data"))
     with pytest.raises(data.DataUnavailableError, match="train-images"):
         mnist.run(mode="full", models=["resnet"])
 
@@ -153,8 +186,9 @@ def test_ecg_run_reports_every_measure_for_both_models(tiny_ecg):
     result = tiny_ecg
     _check_common_fields(result, "ecg")
     part = result["protocols"]["kaggle"]
-    resnet, odenet = part["runs"]["resnet"], part["runs"]["odenet"]
-    assert resnet["parameters"] == 182_853 and odenet["parameters"] == 59_333
+    assert part["runs"]["resnet"]["parameters"] == 182_853
+    assert part["runs"]["odenet"]["parameters"] == 59_333
+    (resnet,), (odenet,) = ecg.seed_runs(result, "resnet"), ecg.seed_runs(result, "odenet")
     assert np.mean(resnet["train"]["batch_loss"][-3:]) < np.mean(resnet["train"]["batch_loss"][:3])
     assert odenet["nfe"]["forward"][0] >= 6 and odenet["nfe"]["backward"][0] >= 6  # dopri5
     assert resnet["nfe"]["forward_mean"] is None
@@ -165,24 +199,38 @@ def test_ecg_run_reports_every_measure_for_both_models(tiny_ecg):
         assert np.sum(test["confusion"]) == n and len(test["f1"]) == 5
         assert test["accuracy"] == pytest.approx(np.trace(test["confusion"]) / n)
         assert r["timing"]["train_step_ms"] > 0 and r["timing"]["epoch_estimated"]
-        assert r["memory"]["measure"]
         assert len(r["train"]["val_accuracy"]) == 1
-    assert part["ratios"]["train_step"] == pytest.approx(
-        odenet["timing"]["train_step_ms"] / resnet["timing"]["train_step_ms"])
+        assert "memory" not in r  # measured apart from any timing (experiments.memory)
+    assert part["ratios"]["train_step"]["values"] == [pytest.approx(
+        odenet["timing"]["train_step_ms"] / resnet["timing"]["train_step_ms"])]
+    assert part["summary"]["odenet"]["test.accuracy"]["values"] == [odenet["test"]["accuracy"]]
     counts = part["data"]["counts"]
     assert sum(counts["val"]) > 0 and part["data"]["sampling_rate_hz"] == 125
+
+
+def test_ecg_records_follow_the_runs_own_mode(monkeypatch):
+    """A standard-mode run under NODEBOOK_MODE=fast still uses all 48 records, and says so."""
+    monkeypatch.setenv("NODEBOOK_MODE", "fast")
+    for mode in ("standard", "full"):
+        config = common.resolve(ecg.CONFIGS, {"mode": mode})
+        assert config["records"] == list(data.MITDB_RECORDS) and len(config["records"]) == 48
+    assert common.resolve(ecg.CONFIGS, {})["records"] == list(data.FAST_RECORDS)
 
 
 def test_ecg_validation_is_held_out_of_the_training_set_not_the_test_set():
     split = ecg.load_data("kaggle", records=list(data.FAST_RECORDS), val_fraction=0.1)
     x_all, _ = data.load_heartbeats("train", records=data.FAST_RECORDS)
     x_test, _ = data.load_heartbeats("test", records=data.FAST_RECORDS)
-    assert len(split["train"][0]) + len(split["val"][0]) == len(x_all)
     assert len(split["test"][0]) == len(x_test)
     assert split["train"][0].shape[1:] == (1, 187)
-    val_rows = {tuple(row.tolist()) for row in split["val"][0][:, 0][:50]}
-    test_rows = {tuple(row.tolist()) for row in x_test}
-    assert not val_rows & test_rows
+
+    def rows(x: torch.Tensor) -> list[bytes]:
+        return sorted(row.numpy().tobytes() for row in x.reshape(len(x), -1))
+
+    train, val = rows(split["train"][0]), rows(split["val"][0])
+    assert len(val) > 0 and not set(val) & set(train)  # no validation beat is trained on
+    assert sorted(train + val) == rows(x_all)  # together exactly the training beats
+    assert not set(val) & set(rows(x_test))
 
 
 def test_ecg_inter_patient_with_kaggle_csvs_is_refused():
@@ -228,3 +276,30 @@ def test_batchnorm_recalibration_changes_statistics_not_weights():
         first = model[0][0](x)
     torch.testing.assert_close(norm.running_mean, first.mean(dim=(0, 2, 3)), rtol=1e-4,
                                atol=1e-5)
+
+
+def test_memory_experiment_measures_growth_with_depth():
+    from nodebook_utils.experiments import memory as memory_experiment
+
+    result = memory_experiment.run(mode="fast", models=["ecg_resnet", "ecg_odenet_adjoint"],
+                                   tasks=["ecg"], depths=[1, 2, 4])
+    _check_common_fields(result, "memory")
+    resnet, adjoint = result["models"]["ecg_resnet"], result["models"]["ecg_odenet_adjoint"]
+    assert (resnet["parameters"], adjoint["parameters"]) == (182_853, 59_333)
+    assert resnet["parameter_mib"] == pytest.approx(182_853 * 4 / 2**20)
+    assert resnet["nfe"] is None and adjoint["nfe"] >= 12
+    series = result["depth"]["ecg"]
+    saved = {kind: [p["saved_mib"] for p in s["points"]] for kind, s in series.items()}
+    assert saved["rk4_backprop"][2] > 2.5 * saved["rk4_backprop"][0]  # every stage is stored
+    assert len(set(saved["rk4_adjoint"])) == 1  # the adjoint stores none of them
+    assert saved["resnet"][0] < saved["resnet"][1] < saved["resnet"][2]
+    assert series["rk4_adjoint"]["saved_growth"]["ratio_last_first"] == pytest.approx(1.0)
+
+
+def test_growth_fits_a_line():
+    from nodebook_utils.experiments.memory import growth
+
+    fit = growth([1, 2, 4, 8], [3.0, 5.0, 9.0, 17.0])  # 2 per step + 1
+    assert fit["slope"] == pytest.approx(2.0) and fit["intercept"] == pytest.approx(1.0)
+    assert fit["r2"] == pytest.approx(1.0) and fit["ratio_last_first"] == pytest.approx(17 / 3)
+    assert growth([1, 2, 4], [5.0, 5.0, 5.0])["slope"] == pytest.approx(0.0, abs=1e-12)

@@ -76,14 +76,18 @@ def test_accurate_solve_swaps_the_solver_and_restores_it():
     assert (block.method, block.solver_kwargs) == ("rk4", {"options": {"step_size": 1.0}})
 
 
-def test_median_ms_is_the_median_of_the_timed_calls():
-    calls = []
+def test_median_ms_is_the_median_of_the_timed_calls(monkeypatch):
+    """A fake clock that each call advances by 1, 50, 3, 7, 20 ms (after two warm-up calls
+    of 900 ms): the median is 7 ms; the maximum (50), the mean (16.2) or a time that
+    counts the warm-up would fail."""
+    now = [0.0]
+    durations = iter([0.9, 0.9, 0.001, 0.050, 0.003, 0.007, 0.020])
+    monkeypatch.setattr(fast.time, "perf_counter", lambda: now[0])
 
     def fn():
-        calls.append(1)
+        now[0] += next(durations)
 
-    assert fast.median_ms(fn, repeats=3, warmup=2) >= 0.0
-    assert len(calls) == 5  # two untimed, three timed
+    assert fast.median_ms(fn, repeats=5, warmup=2) == pytest.approx(7.0)
     with pytest.raises(ValueError, match="repeats"):
         fast.median_ms(fn, repeats=0)
 
@@ -103,3 +107,13 @@ def test_step_profile_counts_the_evaluations_of_each_pass_and_leaves_the_weights
     assert adjoint["nfe_forward"] >= 8 and adjoint["nfe_backward"] > 0
     resnet = fast.step_profile(models.ecg_resnet(), x, y, repeats=1)
     assert resnet["nfe_forward"] is None and resnet["nfe_backward"] is None
+
+
+def test_step_profile_leaves_batchnorm_statistics_alone():
+    torch.manual_seed(0)
+    model = models.mnist_odenet(method="euler", step_size=0.5, adjoint=False).eval()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    fast.step_profile(model, torch.randn(8, 1, 28, 28) * 2 + 1, torch.randint(0, 10, (8,)),
+                      repeats=2)
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+    assert all(not m.training for m in model.modules())

@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+from nodebook_utils import memory, models
 from nodebook_utils.adjoint import odeint_adjoint
 from nodebook_utils.memory import SavedTensorsMeter, measure_backward_memory
 from nodebook_utils.solvers import odeint
@@ -80,3 +81,61 @@ def test_cuda_peak():
     x = torch.randn(1000, device="cuda", requires_grad=True)
     result = measure_backward_memory(lambda: x.exp().sum(), device="cuda")
     assert result.peak_bytes is not None and result.peak_bytes >= 4000
+
+
+# --- the tensor-memory meter (peak_memory) and one training step (training_step_memory) ------
+
+MB = 1_000_000
+
+
+def _allocations(sizes_mb: list[int]) -> None:
+    """Allocate float32 tensors of these sizes (MB), each released when the next is made,
+    except that the first stays alive throughout."""
+    keep = torch.empty(sizes_mb[0] * MB // 4)
+    for size in sizes_mb[1:]:
+        t = torch.empty(size * MB // 4)
+        del t
+    del keep
+
+
+@pytest.mark.parametrize(("sizes", "peak"), [([4, 8, 2], 12), ([16, 1], 17), ([1], 1)])
+def test_peak_memory_reads_tensors_of_known_size(sizes, peak):
+    """4 MB kept while 8 MB come and go peaks at 12 MB: a meter returning a constant, the
+    last allocation or the sum of all of them fails one of these."""
+    measured = memory.peak_memory(lambda: _allocations(sizes), "cpu")
+    assert measured["measure"] == memory.MEASURES["cpu"]
+    assert peak * MB <= measured["bytes"] < peak * MB + 64 * 1024
+
+
+def test_peak_memory_counts_only_what_the_call_adds_and_returns_its_value():
+    before = torch.empty(50 * MB // 4)  # allocated before: not counted
+    measured = memory.peak_memory(lambda: before.sum().item(), "cpu")
+    assert measured["bytes"] < 1024 and measured["value"] == before.sum().item()
+
+
+def test_training_step_memory_leaves_the_model_as_it_was():
+    torch.manual_seed(0)
+    model = models.mnist_odenet(method="euler", step_size=0.5, adjoint=False)  # BatchNorm
+    model.eval()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    batch = (torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,)))
+    step = memory.training_step_memory(model, batch, "cpu")
+    assert not model.training and all(not m.training for m in model.modules())
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+    assert all(p.grad is None for p in model.parameters())
+    assert step["nfe"] == 2 and step["batch"] == 16
+    assert 0 < step["saved_mib"] < step["peak_mib"]
+
+
+def test_training_step_memory_ranks_backprop_above_the_adjoint():
+    """The same ODE block, 8 RK4 steps: backpropagation stores every stage, the adjoint
+    none of them, and the peak follows."""
+    batch = (torch.rand(32, 1, 187), torch.randint(0, 5, (32,)))
+    kept = {}
+    for adjoint in (False, True):
+        torch.manual_seed(0)
+        model = models.ecg_odenet(method="rk4", step_size=1 / 8, adjoint=adjoint)
+        kept[adjoint] = memory.training_step_memory(model, batch, "cpu")
+    assert kept[False]["saved_mib"] > 10 * kept[True]["saved_mib"]
+    assert kept[False]["peak_mib"] > kept[True]["peak_mib"]
+    assert (kept[False]["nfe"], kept[True]["nfe"]) == (32, 64)

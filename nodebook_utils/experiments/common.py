@@ -42,7 +42,9 @@ __all__ = [
     "new_result",
     "resolve",
     "save_result",
+    "seed_runs",
     "spread",
+    "summarise",
     "threads",
     "timed",
 ]
@@ -196,6 +198,31 @@ def spread(values: Sequence[float]) -> dict[str, Any]:
     }
 
 
+def seed_runs(entry: Mapping[str, Any] | None, seeds: Sequence[int]) -> list[dict[str, Any]]:
+    """A model's runs, one per seed in ``seeds`` that it has, in that order: ``entry`` is
+    ``{"seeds": {"0": run, ...}, ...}`` as the experiments store it ([] for None)."""
+    done = (entry or {}).get("seeds", {})
+    return [done[str(s)] for s in seeds if str(s) in done]
+
+
+def _get(run: Mapping[str, Any], key: str) -> Any:
+    value: Any = run
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def summarise(runs: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> dict[str, Any]:
+    """:func:`spread` over the runs (one per seed) of every key (dotted for nested values:
+    ``"test.accuracy"``) that every run has a number for."""
+    out = {}
+    for key in keys:
+        values = [_get(r, key) for r in runs]
+        if values and all(isinstance(v, (int, float)) for v in values):
+            out[key] = spread(values)
+    return out
+
+
 def timed(fn: Callable[..., Any], device: torch.device, *args: Any) -> tuple[Any, float]:
     """``fn(*args)`` and its wall time in seconds, the device synchronised before and after."""
     if device.type == "cuda":
@@ -259,17 +286,27 @@ def partial_path(out: str | Path, name: str, mode: str) -> Path:
     return Path(out) / f"{name}-{mode}.partial.json"
 
 
-def load_partial(path: str | Path | None, config: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The partial result saved at ``path`` by an interrupted run of the same configuration,
-    or None when there is none. A partial result of another configuration raises
-    ``ValueError`` (delete it, or finish it with its own configuration), so that results of
-    two configurations are never mixed."""
+def load_partial(path: str | Path | None, config: Mapping[str, Any],
+                 extendable: Sequence[str] = ("seeds",)) -> dict[str, Any] | None:
+    """The partial result saved at ``path`` by an interrupted run, to resume, or None when
+    there is none. Its configuration must equal ``config`` but for the ``extendable`` keys
+    (more seeds can be added to a run); otherwise ``ValueError`` (delete the file, or finish
+    it with its own configuration), so that results of two configurations are never mixed.
+    Each resumption is stamped in ``resumed`` (time, commit, load average)."""
     if path is None or not Path(path).exists():
         return None
     partial = load_result(path)
-    if partial["config"] != jsonable(config):
+
+    def fixed(c: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in jsonable(c).items() if k not in extendable}
+
+    if fixed(partial["config"]) != fixed(config):
         raise ValueError(f"{Path(path).name} holds a partial run of another configuration; "
                          "delete it or resume it with that configuration")
+    partial["config"] = jsonable(config)
+    partial.setdefault("resumed", []).append({
+        "at": datetime.now(UTC).isoformat(timespec="seconds"), "commit": _commit(),
+        "load_average": _load()})
     return partial
 
 

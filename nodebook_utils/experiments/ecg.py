@@ -19,6 +19,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,6 @@ from torch.utils.data import DataLoader, TensorDataset
 from .. import data as data_mod
 from .. import models, seed_everything
 from ..config import get_settings
-from ..memory import training_step_memory
 from ..training import classification_report, confusion_matrix, count_parameters, evaluate, fit
 from . import common
 
@@ -69,7 +69,7 @@ _COMMON = {
     "lr": 0.1,
     "momentum": 0.9,
     "val_fraction": 0.1,
-    "seed": 0,
+    "seeds": {"kaggle": [0], "inter-patient": [0]},
     "split_seed": 0,
     "threads": None,
     "device": None,
@@ -88,7 +88,7 @@ CONFIGS = {
     "standard": {
         **_COMMON,
         "protocols": ["kaggle", "inter-patient"],
-        "records": None,
+        "records": list(data_mod.MITDB_RECORDS),
         "budget": {
             "kaggle": _budget((5, None), (1, 450)),
             "inter-patient": _budget((3, None), (1, 250)),
@@ -97,11 +97,12 @@ CONFIGS = {
     "full": {
         **_COMMON,
         "protocols": ["kaggle", "inter-patient"],
-        "records": None,
+        "records": list(data_mod.MITDB_RECORDS),
         "budget": {
             "kaggle": _budget((5, None), (5, None)),
             "inter-patient": _budget((5, None), (5, None)),
         },
+        "seeds": {"kaggle": [0, 1, 2], "inter-patient": [0]},
         "evaluate_train": True,
     },
 }
@@ -187,7 +188,8 @@ def train_and_test(
 ) -> dict[str, Any]:
     """Train one model with the source's optimiser on ``split["train"]`` (validating on
     ``split["val"]`` after each epoch), test it on ``split["test"]``, and measure its training
-    step's time, NFE and peak memory and the test set's evaluation time.
+    step's time and NFE and the test set's evaluation time. (Memory is measured apart from
+    any timing: :mod:`nodebook_utils.experiments.memory`.)
 
     The training accuracy is the running accuracy over the last epoch's batches (as a
     training log shows it); ``evaluate_train=True`` also evaluates the final model on the
@@ -208,7 +210,6 @@ def train_and_test(
                   val_loader=val, max_batches=max_batches, progress=progress, loss_fn=loss_fn)
     tested = evaluate(model, test, device=device, predictions=True, progress=progress)
     confusion = confusion_matrix(tested["target"], tested["predicted"], len(CLASSES))
-    memory = training_step_memory(model, train, device)
     train_eval = None
     if evaluate_train:
         ordered = DataLoader(TensorDataset(*split["train"]), batch_size=test_batch_size)
@@ -251,7 +252,6 @@ def train_and_test(
             "backward_last": history.nfe_backward[-1] if history.nfe_backward else None,
             "eval_mean": tested.get("nfe"),
         },
-        "memory": memory,
         "test": {
             "loss": tested["loss"],
             "confusion": confusion.tolist(),
@@ -261,7 +261,7 @@ def train_and_test(
 
 
 def _ratios(runs: dict[str, dict[str, Any]]) -> dict[str, float | None]:
-    """Neural ODE / ResNet for step time, epoch time, evaluation time and memory."""
+    """Neural ODE / ResNet for step time, epoch time and evaluation time, of one seed's runs."""
     if not {"resnet", "odenet"} <= set(runs):
         return {}
     a, b = runs["odenet"], runs["resnet"]
@@ -273,63 +273,97 @@ def _ratios(runs: dict[str, dict[str, Any]]) -> dict[str, float | None]:
         "train_step": ratio(a["timing"]["train_step_ms"], b["timing"]["train_step_ms"]),
         "epoch": ratio(a["timing"]["seconds_per_epoch"], b["timing"]["seconds_per_epoch"]),
         "eval_test": ratio(a["timing"]["eval_test_seconds"], b["timing"]["eval_test_seconds"]),
-        "memory": ratio(a["memory"]["peak_mb"], b["memory"]["peak_mb"]),
     }
 
 
-def run(**overrides: Any) -> dict[str, Any]:
+#: The per-seed numbers :func:`run` summarises over seeds (mean, sd, median, range).
+SUMMARISED = ("test.accuracy", "test.macro_f1", "train.final_accuracy",
+              "timing.train_step_ms", "timing.seconds_per_epoch", "timing.eval_test_seconds",
+              "nfe.forward_mean", "nfe.backward_mean")
+
+
+def seed_runs(result: dict[str, Any], name: str, protocol: str = "kaggle") -> list[dict]:
+    """The runs of model ``name`` under ``protocol``, one per seed, in seed order."""
+    part = result["protocols"].get(protocol, {})
+    return common.seed_runs(part.get("runs", {}).get(name),
+                            result["config"]["seeds"][protocol])
+
+
+def _summarise(result: dict[str, Any], protocol: str) -> dict[str, Any]:
+    """Per model the :data:`SUMMARISED` numbers over seeds, and the Neural ODE / ResNet
+    ratios of each seed's pair of runs (measured in the same run) over seeds."""
+    part = result["protocols"][protocol]
+    models_ = {name: common.summarise(seed_runs(result, name, protocol), SUMMARISED)
+               for name in part["runs"]}
+    pairs = [{name: entry["seeds"][str(s)] for name, entry in part["runs"].items()}
+             for s in result["config"]["seeds"][protocol]
+             if all(str(s) in entry["seeds"] for entry in part["runs"].values())]
+    ratios = [_ratios(pair) for pair in pairs]
+    keys = ratios[0].keys() if ratios else ()
+    return {"summary": models_,
+            "ratios": {k: common.spread([r[k] for r in ratios]) for k in keys
+                       if all(r[k] is not None for r in ratios)}}
+
+
+def run(partial: str | Path | None = None, **overrides: Any) -> dict[str, Any]:
     """Train and test the ResNet and the Neural ODE under each protocol of the configuration
-    (``CONFIGS[mode]`` updated with ``overrides``); return the JSON-serialisable result."""
+    (``CONFIGS[mode]`` updated with ``overrides``), once per seed of that protocol; return
+    the JSON-serialisable result. Each model and seed gets its own seeded initialisation
+    and data order. ``partial``: a file that receives the result after each model and seed,
+    from which an interrupted run of the same configuration resumes."""
     config = common.resolve(CONFIGS, overrides)
     device = torch.device(config.get("device") or get_settings().device)
     start = time.perf_counter()
     with common.threads(config["threads"]):
-        result = common.new_result(NAME, config, device)
-        result["protocols"] = {}
+        result = common.load_partial(partial, config) or common.new_result(NAME, config, device)
+        protocols = result.setdefault("protocols", {})
         for protocol in config["protocols"]:
             split = load_data(protocol, config["source"], config["records"],
                               config["val_fraction"], config["split_seed"])
-            runs = {}
-            for name in config["models"]:
-                budget = config["budget"][protocol][name]
-                runs[name] = train_and_test(
-                    name, split, epochs=budget["epochs"], max_batches=budget["max_batches"],
-                    solver=config["solver"], batch_size=config["batch_size"],
-                    test_batch_size=config["test_batch_size"], lr=config["lr"],
-                    momentum=config["momentum"], seed=config["seed"], device=device,
-                    evaluate_train=config["evaluate_train"],
-                )
-            result["protocols"][protocol] = {
-                "data": describe_data(split),
-                "runs": runs,
-                "ratios": _ratios(runs),
-            }
+            part = protocols.setdefault(protocol, {"runs": {}})
+            part["data"] = describe_data(split)
+            for seed in config["seeds"][protocol]:
+                for name in config["models"]:
+                    entry = part["runs"].setdefault(name, {"model": name, "seeds": {}})
+                    if str(seed) in entry["seeds"]:
+                        continue  # done before an interruption
+                    budget = config["budget"][protocol][name]
+                    trained = train_and_test(
+                        name, split, epochs=budget["epochs"],
+                        max_batches=budget["max_batches"], solver=config["solver"],
+                        batch_size=config["batch_size"],
+                        test_batch_size=config["test_batch_size"], lr=config["lr"],
+                        momentum=config["momentum"], seed=seed, device=device,
+                        evaluate_train=config["evaluate_train"])
+                    entry.update(solver=trained["solver"], parameters=trained["parameters"])
+                    entry["seeds"][str(seed)] = {"seed": seed, **trained}
+                    common.save_partial(result, partial)
+            part.update(_summarise(result, protocol))
         return common.finish(result, start)
 
 
 def summary(result: dict[str, Any]) -> str:
-    """A few lines per protocol and model: budget, accuracy, macro F1, time, NFE, memory."""
+    """A few lines per protocol, model and seed: budget, accuracy, macro F1, time, NFE."""
     lines = [f"ECG experiment, {result['mode']} mode, {result['hardware']['summary']}"]
     for protocol, part in result["protocols"].items():
         lines.append(f"{protocol} protocol: test majority baseline "
                      f"{part['data']['majority_baseline_test_accuracy']:.3f}")
-        for name, r in part["runs"].items():
-            nfe = r["nfe"]
-            nfe_text = (f", NFE {nfe['forward_mean']:.1f} forward + "
-                        f"{nfe['backward_mean']:.1f} backward" if nfe["forward_mean"] else "")
-            memory = r["memory"]["peak_mb"]
-            lines.append(
-                f"  {name:7s} {r['budget']['steps']} steps ({r['budget']['full_epochs']:.2f} "
-                f"epochs): test accuracy {r['test']['accuracy']:.4f}, macro F1 "
-                f"{r['test']['macro_f1']:.3f}, {r['timing']['train_step_ms']:.0f} ms/step, "
-                f"{r['timing']['seconds_per_epoch']:.0f} s/epoch, test evaluated in "
-                f"{r['timing']['eval_test_seconds']:.1f} s{nfe_text}, peak memory "
-                + (f"{memory:.0f} MB" if memory is not None else "not measured")
-            )
-        ratios = part["ratios"]
+        for name in part["runs"]:
+            for r in seed_runs(result, name, protocol):
+                nfe = r["nfe"]
+                nfe_text = (f", NFE {nfe['forward_mean']:.1f} forward + "
+                            f"{nfe['backward_mean']:.1f} backward" if nfe["forward_mean"] else "")
+                lines.append(
+                    f"  {name:7s} seed {r['seed']}, {r['budget']['steps']} steps "
+                    f"({r['budget']['full_epochs']:.2f} epochs): test accuracy "
+                    f"{r['test']['accuracy']:.4f}, macro F1 {r['test']['macro_f1']:.3f}, "
+                    f"{r['timing']['train_step_ms']:.0f} ms/step, "
+                    f"{r['timing']['seconds_per_epoch']:.0f} s/epoch, test evaluated in "
+                    f"{r['timing']['eval_test_seconds']:.1f} s{nfe_text}")
+        ratios = part.get("ratios", {})
         if ratios:
-            lines.append("  Neural ODE / ResNet: " + ", ".join(
-                f"{k} {v:.2f}x" for k, v in ratios.items() if v is not None))
+            lines.append("  Neural ODE / ResNet (mean over seeds): " + ", ".join(
+                f"{k} {v['mean']:.2f}x" for k, v in ratios.items()))
     return "\n".join(lines)
 
 

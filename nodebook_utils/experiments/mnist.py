@@ -166,17 +166,7 @@ SUMMARISED = ("initial_test_accuracy", "test_accuracy_as_trained", "test_accurac
 
 def seed_runs(result: dict[str, Any], name: str) -> list[dict[str, Any]]:
     """The runs of model ``name``, one per seed, in seed order ([] if it was not run)."""
-    seeds = result["runs"].get(name, {}).get("seeds", {})
-    return [seeds[str(s)] for s in result["config"]["seeds"] if str(s) in seeds]
-
-
-def _summarise(result: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for name in result["runs"]:
-        runs = seed_runs(result, name)
-        out[name] = {key: common.spread([r[key] for r in runs])
-                     for key in SUMMARISED if runs and all(r[key] is not None for r in runs)}
-    return out
+    return common.seed_runs(result["runs"].get(name), result["config"]["seeds"])
 
 
 def run(partial: str | Path | None = None, **overrides: Any) -> dict[str, Any]:
@@ -213,7 +203,8 @@ def run(partial: str | Path | None = None, **overrides: Any) -> dict[str, Any]:
                     recalibrate_bn=config["recalibrate_bn"])
                 entry["parameters"] = entry["seeds"][str(seed)]["parameters"]
                 common.save_partial(result, partial)
-        result["summary"] = _summarise(result)
+        result["summary"] = {name: common.summarise(seed_runs(result, name), SUMMARISED)
+                             for name in runs}
         return common.finish(result, start)
 
 
