@@ -78,7 +78,7 @@ def finish(result: dict[str, Any], rows: list[dict[str, Any]], device: torch.dev
         print(f"\n{result['hardware']['summary']}; {result['seconds'] / 60:.1f} min in all")
     if json_path:
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(jsonable(result), indent=1) + "\n")
+        json_path.write_text(json.dumps(jsonable(result), indent=1) + "\n", encoding="utf-8")
     return result
 
 

@@ -226,7 +226,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                   f"{rows[-1]['test_accuracy_mean']:.4f}", file=sys.stderr, flush=True)
         if args.json:  # what is measured so far survives a crash or an interruption
             args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.with_suffix(".partial.json").write_text(json.dumps(jsonable(rows)))
+            args.json.with_suffix(".partial.json").write_text(json.dumps(jsonable(rows)),
+                                                              encoding="utf-8")
     add_ratios(rows, "resnet", "original")
     return finish({
         "benchmark": "ecg_speed",

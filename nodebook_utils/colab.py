@@ -43,7 +43,7 @@ def install(repo: Path) -> None:
     """Install the course package from the clone at ``repo``, keeping the pinned packages."""
     with tempfile.TemporaryDirectory() as folder:
         pins = Path(folder) / "keep.txt"
-        pins.write_text("\n".join(constraints()) + "\n")
+        pins.write_text("\n".join(constraints()) + "\n", encoding="utf-8")
         subprocess.run(pip_command(repo, pins), check=True)
 
 

@@ -99,7 +99,7 @@ def _with_colab_block(text: str, block: str) -> str:
 
 def publish_notebook(path: Path, repo: str = REPO, ref: str = REF) -> bool:
     """Rewrite one notebook's badge line and Colab block; True if the file changed."""
-    raw = path.read_text()
+    raw = path.read_text(encoding="utf-8")
     notebook = json.loads(raw)
     cells = notebook["cells"]
     first_code = next(c for c in cells if c["cell_type"] == "code")
@@ -107,7 +107,7 @@ def publish_notebook(path: Path, repo: str = REPO, ref: str = REF) -> bool:
     first_code["source"] = _lines(_with_colab_block(_source(first_code), colab_block(repo, ref)))
     new = json.dumps(notebook, sort_keys=True, indent=1, ensure_ascii=False) + "\n"  # nbformat's
     if new != raw:
-        path.write_text(new)
+        path.write_text(new, encoding="utf-8")
     return new != raw
 
 
@@ -133,16 +133,16 @@ def publish(root: Path = ROOT, repo: str = REPO, ref: str = REF) -> list[Path]:
         raise ValueError(f"ref must be a tag or branch name, not {ref!r}")
     changed = []
     module = root / "nodebook_utils" / "publish.py"
-    text = module.read_text()
+    text = module.read_text(encoding="utf-8")
     new = _replace_assignment(_replace_assignment(text, "REPO", repo), "REF", ref)
     if new != text:
-        module.write_text(new)
+        module.write_text(new, encoding="utf-8")
         changed.append(module)
     for path in sorted((root / "notebooks").glob("*.ipynb")):
         if publish_notebook(path, repo, ref):
             changed.append(path)
     readme = root / "README.md"
-    text = readme.read_text()
+    text = readme.read_text(encoding="utf-8")
     if README_START in text:
         start = text.index(README_START)
         end = text.index(README_END) + len(README_END)
@@ -150,7 +150,7 @@ def publish(root: Path = ROOT, repo: str = REPO, ref: str = REF) -> list[Path]:
     else:
         raise ValueError(f"README.md has no {README_START} ... {README_END} section")
     if new != text:
-        readme.write_text(new)
+        readme.write_text(new, encoding="utf-8")
         changed.append(readme)
     return changed
 

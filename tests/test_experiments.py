@@ -200,7 +200,7 @@ def test_ecg_run_reports_every_measure_for_both_models(tiny_ecg):
         assert test["accuracy"] == pytest.approx(np.trace(test["confusion"]) / n)
         assert r["timing"]["train_step_ms"] > 0 and r["timing"]["epoch_estimated"]
         assert len(r["train"]["val_accuracy"]) == 1
-        assert "memory" not in r  # measured apart from any timing (experiments.memory)
+        assert "memory" not in r  # measured apart from any timing (experiments.scaling)
     assert part["ratios"]["train_step"]["values"] == [pytest.approx(
         odenet["timing"]["train_step_ms"] / resnet["timing"]["train_step_ms"])]
     assert part["summary"]["odenet"]["test.accuracy"]["values"] == [odenet["test"]["accuracy"]]
@@ -279,11 +279,11 @@ def test_batchnorm_recalibration_changes_statistics_not_weights():
 
 
 def test_memory_experiment_measures_growth_with_depth():
-    from nodebook_utils.experiments import memory as memory_experiment
+    from nodebook_utils.experiments import scaling as memory_experiment
 
     result = memory_experiment.run(mode="fast", models=["ecg_resnet", "ecg_odenet_adjoint"],
                                    tasks=["ecg"], depths=[1, 2, 4])
-    _check_common_fields(result, "memory")
+    _check_common_fields(result, "scaling")
     resnet, adjoint = result["models"]["ecg_resnet"], result["models"]["ecg_odenet_adjoint"]
     assert (resnet["parameters"], adjoint["parameters"]) == (182_853, 59_333)
     assert resnet["parameter_mib"] == pytest.approx(182_853 * 4 / 2**20)
@@ -297,9 +297,21 @@ def test_memory_experiment_measures_growth_with_depth():
 
 
 def test_growth_fits_a_line():
-    from nodebook_utils.experiments.memory import growth
+    from nodebook_utils.experiments.scaling import growth
 
     fit = growth([1, 2, 4, 8], [3.0, 5.0, 9.0, 17.0])  # 2 per step + 1
     assert fit["slope"] == pytest.approx(2.0) and fit["intercept"] == pytest.approx(1.0)
     assert fit["r2"] == pytest.approx(1.0) and fit["ratio_last_first"] == pytest.approx(17 / 3)
     assert growth([1, 2, 4], [5.0, 5.0, 5.0])["slope"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_scaling_tolerance_series_is_seeded_and_error_falls():
+    from nodebook_utils.experiments.scaling import tolerance_series
+
+    batch = torch.rand(4, 1, 187, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(123)  # whatever ran before must not matter
+    first = tolerance_series([1e-2, 1e-4], batch, torch.device("cpu"), 1)
+    torch.manual_seed(456)
+    again = tolerance_series([1e-2, 1e-4], batch, torch.device("cpu"), 1)
+    assert [r["error"] for r in first] == [r["error"] for r in again]
+    assert first[1]["error"] < first[0]["error"] and first[1]["nfe"] > first[0]["nfe"]

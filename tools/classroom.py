@@ -146,7 +146,7 @@ def export(paths: Sequence[Path], kind: str, out: Path) -> list[Path]:
             publish.without_launch(nb.cells)
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
         target = out / (path.stem + suffix)
-        target.write_text(body)
+        target.write_text(body, encoding="utf-8")
         written.append(target)
     return written
 

@@ -21,7 +21,7 @@ from . import (
 )
 from .adjoint_method import *  # noqa: F403
 from .convolutional_networks import *  # noqa: F403
-from .core import Verdict, check_function, check_value, report
+from .core import Verdict, check_function, check_value, expect, report
 from .discrete_convolution import *  # noqa: F403
 from .ecg_resnet_vs_node import *  # noqa: F403
 from .fast_neural_odes import *  # noqa: F403
@@ -49,6 +49,7 @@ __all__ = [
     "Verdict",
     "check_function",
     "check_value",
+    "expect",
     "report",
     *(name for module in LESSON_MODULES for name in module.__all__),
 ]

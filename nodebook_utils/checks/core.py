@@ -35,6 +35,14 @@ class Verdict:
         """Display nothing in a notebook: the PASS/FAIL line is already printed."""
 
 
+def expect(condition: bool, why: str) -> None:
+    """Fail the notebook when this run contradicts the sentence that follows it: a lesson's
+    text states what a run shows (a ranking, "within noise", "faster") only after a cell
+    checks it with ``expect`` (07-10)."""
+    if not condition:
+        raise AssertionError(f"this run contradicts the lesson's text: {why}")
+
+
 def report(name: str, passed: bool, hint: str = "") -> Verdict:
     """Print ``PASS name`` or ``FAIL name: hint``; return the :class:`Verdict` (00_start_here)."""
     passed = bool(passed)

@@ -102,7 +102,8 @@ def _mitdb_file(name: str, sums: dict[str, str] | None) -> DataFile:
 
 
 def _read_sums(path: Path) -> dict[str, str]:
-    pairs = (line.split(maxsplit=1) for line in path.read_text().splitlines() if line.strip())
+    lines = path.read_text(encoding="utf-8").splitlines()
+    pairs = (line.split(maxsplit=1) for line in lines if line.strip())
     return {name.strip(): digest for digest, name in pairs}
 
 

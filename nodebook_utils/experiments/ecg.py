@@ -36,18 +36,6 @@ from . import common
 
 NAME = "ecg"
 CLASSES = data_mod.AAMI_CLASSES
-#: What the sources claimed (Math 179 report; its code's own log), for the notebook's tables.
-CLAIMS = {
-    "parameters": {"resnet": 182_853, "odenet": 59_333},
-    "parameters_per_block": {"resnet": 24_832, "odenet": 25_472},
-    "train_accuracy": {"resnet": 0.985, "odenet": 0.982},
-    "test_accuracy": {"resnet": 0.980, "odenet": 0.979},
-    "minutes_per_epoch": {"resnet": (1.6, 1.8), "odenet": (11.7, 16.6)},
-    "eval_seconds": {"resnet": 9.0, "odenet": 70.0},
-    "class_shares": (0.83, 0.03, 0.07, 0.01, 0.07),
-    "sampling_rate_hz": 360,
-    "beat_seconds": 0.52,
-}
 #: The original solver: torchdiffeq's adjoint, dopri5, rtol = atol = 1e-3.
 ORIGINAL_SOLVER = {"method": "dopri5", "rtol": 1e-3, "atol": 1e-3, "adjoint": True}
 
@@ -189,7 +177,7 @@ def train_and_test(
     """Train one model with the source's optimiser on ``split["train"]`` (validating on
     ``split["val"]`` after each epoch), test it on ``split["test"]``, and measure its training
     step's time and NFE and the test set's evaluation time. (Memory is measured apart from
-    any timing: :mod:`nodebook_utils.experiments.memory`.)
+    any timing: :mod:`nodebook_utils.experiments.scaling`.)
 
     The training accuracy is the running accuracy over the last epoch's batches (as a
     training log shows it); ``evaluate_train=True`` also evaluates the final model on the

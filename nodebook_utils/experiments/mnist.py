@@ -44,19 +44,6 @@ from ..training import count_parameters, evaluate, fit
 from . import common
 
 NAME = "mnist"
-#: The sources' numbers: the Review of Literature, and Chen et al. (2018), Table 1.
-CLAIMS = {
-    "initial_accuracy": 0.1028,
-    "test_accuracy": 0.9923,
-    "minutes_per_epoch": 11.5,
-    "batches_per_epoch": 1875,
-    "chen_table1": {
-        "1-layer MLP": {"test_error": 0.0160, "parameters": 0.24e6},
-        "ResNet": {"test_error": 0.0041, "parameters": 0.60e6},
-        "RK-Net": {"test_error": 0.0047, "parameters": 0.22e6},
-        "ODE-Net": {"test_error": 0.0042, "parameters": 0.22e6},
-    },
-}
 #: The models: a factory of :mod:`nodebook_utils.models` and its arguments.
 MODELS = {
     "odenet_euler": ("mnist_odenet", {"method": "euler", "step_size": 0.05, "adjoint": True}),
