@@ -40,6 +40,7 @@ __all__ = [
     "load_result",
     "main",
     "new_result",
+    "now",
     "resolve",
     "save_result",
     "seed_runs",
@@ -138,6 +139,11 @@ def hardware(device: torch.device | str | None = None) -> dict[str, Any]:
     return info
 
 
+def now() -> str:
+    """The time now, UTC, to the second (ISO 8601)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
 def _load() -> list[float] | None:
     """The 1-minute load average and its companions, or None where unavailable."""
     try:
@@ -156,7 +162,7 @@ def new_result(name: str, config: Mapping[str, Any], device: torch.device) -> di
         "environment": environment(),
         "hardware": hardware(device),
         "device": str(device),
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "started": now(),
         "load_average_start": _load(),
     }
 
@@ -305,7 +311,7 @@ def load_partial(path: str | Path | None, config: Mapping[str, Any],
                          "delete it or resume it with that configuration")
     partial["config"] = jsonable(config)
     partial.setdefault("resumed", []).append({
-        "at": datetime.now(UTC).isoformat(timespec="seconds"), "commit": _commit(),
+        "at": now(), "commit": _commit(),
         "load_average": _load()})
     return partial
 

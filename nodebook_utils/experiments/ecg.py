@@ -324,7 +324,9 @@ def run(partial: str | Path | None = None, **overrides: Any) -> dict[str, Any]:
                         momentum=config["momentum"], seed=seed, device=device,
                         evaluate_train=config["evaluate_train"])
                     entry.update(solver=trained["solver"], parameters=trained["parameters"])
-                    entry["seeds"][str(seed)] = {"seed": seed, **trained}
+                    entry["seeds"][str(seed)] = {
+                        "seed": seed, "finished": common.now(),
+                        "hardware": common.hardware(device)["summary"], **trained}
                     common.save_partial(result, partial)
             part.update(_summarise(result, protocol))
         return common.finish(result, start)

@@ -188,6 +188,8 @@ def run(partial: str | Path | None = None, **overrides: Any) -> dict[str, Any]:
                     max_batches=config["max_batches"], lr=config["lr"], seed=seed,
                     device=device, batch_size=config["batch_size"],
                     recalibrate_bn=config["recalibrate_bn"])
+                entry["seeds"][str(seed)].update(finished=common.now(),
+                                                 hardware=common.hardware(device)["summary"])
                 entry["parameters"] = entry["seeds"][str(seed)]["parameters"]
                 common.save_partial(result, partial)
         result["summary"] = {name: common.summarise(seed_runs(result, name), SUMMARISED)
