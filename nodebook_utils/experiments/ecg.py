@@ -6,7 +6,8 @@ The source trained both networks for 5 epochs on Kaggle's MIT-BIH heartbeat set 
 rebuilt from PhysioNet (or on the user's Kaggle CSVs), with three changes that make the
 numbers honest: a validation split held out from the training set (the source validated on
 the test set), the inter-patient protocol beside Kaggle's intra-patient split, and every
-time, NFE and memory measured in the same run.
+time and NFE measured in the same run, over several seeds in full mode (memory is measured
+apart from any timing, by :mod:`nodebook_utils.experiments.scaling`).
 
 ``run(**config)`` returns a JSON-serialisable dict; ``python -m
 nodebook_utils.experiments.ecg --mode fast|standard|full --out DIR`` writes it. In standard
