@@ -12,8 +12,9 @@ Standard mode trains on the 5,000-image subset (the first 500 training images of
 digit) and tests on all 10,000 official test images, one seed; full mode trains the
 Review's ODE-Net (Euler) and the ResNet for 5 epochs on all 60,000 training images with
 three seeds (46 minutes per seed with one torch thread on the development machine, so the
-command line saves a partial result after each model and resumes from it). Chen et al.'s Table 1 is judged with
-torchdiffeq's own MNIST network (``benchmarks/mnist_speed.py``), not with these models.
+command line saves a partial result after each model and resumes from it). Chen et al.'s
+Table 1 is judged with torchdiffeq's own MNIST network (``benchmarks/mnist_speed.py``), not
+with these models.
 Every model and seed gets its own seeded data order (a generator of its own), so a model's
 batches do not depend on what ran before it.
 
