@@ -355,17 +355,9 @@ def _chen_error(row_name: str, label: str) -> Callable[[dict], Evidence]:
 
 
 def _chen_parameters(model: str) -> Callable[[dict], Evidence]:
-    def measure(results: dict) -> Evidence:
-        result = _scaling(results)
-        if model not in result.get("models", {}):
-            raise Missing(f"{model} not in this scaling result")
-        n = result["models"][model]["parameters"]
-        return Evidence(round(n / 1e6, 3), [f"models.{model}.parameters"], {},
-                        f"{n:,} parameters (torchdiffeq's odenet_mnist network)"
-                        if "odenet" in model or "rknet" in model else
-                        f"{n:,} parameters (the six-block MNIST ResNet of lesson 08)")
-
-    return measure
+    network = ("torchdiffeq's odenet_mnist network" if "odenet" in model or "rknet" in model
+               else "the six-block MNIST ResNet of lesson 08")
+    return _counted("models", model, "parameters", note=network, millions=True)
 
 
 # Spiral (Review of Literature) -----------------------------------------------------------
@@ -568,27 +560,28 @@ def _order(method: str) -> Callable[[dict], Evidence]:
     return measure
 
 
-def _blocks(key: str) -> Callable[[dict], Evidence]:
+def _counted(section: str, name: str, key: str | None = None, note: str = "",
+             millions: bool = False) -> Callable[[dict], Evidence]:
+    """A count the scaling result holds: ``section.name`` (``.key``), in millions if asked."""
     def measure(results: dict) -> Evidence:
-        result = _scaling(results)
-        if key not in result.get("blocks", {}):
-            raise Missing(f"no {key} in this scaling result")
-        return Evidence(result["blocks"][key], [f"blocks.{key}"], {},
-                        "counted on the course's rebuild of the source's network")
+        entry = _scaling(results).get(section, {}).get(name)
+        if entry is None:
+            raise Missing(f"no {section}.{name} in this scaling result")
+        n = entry[key] if key else entry
+        path = f"{section}.{name}" + (f".{key}" if key else "")
+        return Evidence(round(n / 1e6, 3) if millions else n, [path], {},
+                        f"{n:,}, counted on " + (note or "the course's rebuild of the "
+                                                 "source's network"))
 
     return measure
+
+
+def _blocks(key: str) -> Callable[[dict], Evidence]:
+    return _counted("blocks", key)
 
 
 def _models(key: str, model: str) -> Callable[[dict], Evidence]:
-    def measure(results: dict) -> Evidence:
-        result = _scaling(results)
-        entry = result.get("models", {}).get(model)
-        if entry is None:
-            raise Missing(f"{model} not in this scaling result")
-        return Evidence(entry[key], [f"models.{model}.{key}"], {},
-                        "counted on the course's rebuild of the source's network")
-
-    return measure
+    return _counted("models", model, key)
 
 
 def _parameter_fraction(results: dict) -> Evidence:
