@@ -1,0 +1,25 @@
+"""Chen et al.'s ODE-Net row: torchdiffeq's MNIST network trained with the adjoint, written
+as its own named result that the reproduction report reads (issue 18)."""
+
+import json
+
+from nodebook_utils import reproduce
+from test_benchmarks import load
+
+ADJOINT = "reference network, dopri5 tol 1e-3 + adjoint"
+
+
+def test_adjoint_row_trains_with_the_adjoint_and_names_its_result(tmp_path):
+    path = tmp_path / "adjoint.json"
+    load("mnist_speed").main(["--quick", "--epochs", "1", "--steps", "2", "--limit", "512",
+                              "--test-images", "64", "--only", ADJOINT,
+                              "--name", "mnist_speed_adjoint", "--json", str(path)])
+    result = json.loads(path.read_text(encoding="utf-8"))
+    assert result["benchmark"] == "mnist_speed_adjoint"
+    resnet, adjoint = result["rows"]
+    assert adjoint["name"] == ADJOINT and adjoint["parameters"] == 208_266
+    assert adjoint["nfe_backward"] > 0  # the adjoint solves backwards; backprop counts none
+    rows = {r["claim"]: r for r in reproduce.report(reproduce.load([path]))["claims"]}
+    ode_net = rows["Table 1: ODE-Net test error"]
+    assert ode_net["measured"] is not None and ode_net["verdict"] == "not comparable"
+    assert rows["Table 1: RK-Net test error"]["verdict"] == "not measured"  # another result
