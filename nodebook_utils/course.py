@@ -37,7 +37,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(4, "04_resnets_as_euler.ipynb", "ResNets as Euler steps: ODE solvers from scratch", 15),
     Lesson(5, "05_neural_odes.ipynb", "Neural ODE blocks with torchdiffeq", 61),
     Lesson(6, "06_adjoint_method.ipynb", "The adjoint method", 21),
-    Lesson(7, "07_spiral_dynamics.ipynb", "Experiment: a spiral dynamical system", 130),
+    Lesson(7, "07_spiral_dynamics.ipynb", "Experiment: a spiral dynamical system", 470),
     Lesson(8, "08_mnist_odenet.ipynb", "Experiment: MNIST ODE-Net vs ResNet", 633),
     Lesson(
         9, "09_ecg_resnet_vs_node.ipynb", "Experiment: ECG heartbeats, ResNet vs Neural ODE", 755

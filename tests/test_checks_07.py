@@ -88,6 +88,10 @@ def test_window_batch_diagnoses_the_slips(capsys):
         y0, _, by = window_batch(y, t, starts, bt)
         return y0, t[1:bt + 1], by
 
+    def first_window_times(y, t, starts, bt):
+        y0, _, by = window_batch(y, t, starts, bt)
+        return y0, t[starts[0]:starts[0] + bt], by
+
     def y0_with_extra_axis(y, t, starts, bt):
         y0, tt, by = window_batch(y, t, starts, bt)
         return y0[None], tt, by
@@ -102,11 +106,22 @@ def test_window_batch_diagnoses_the_slips(capsys):
         (short, "a window holds batch_time = 10"),
         (per_window_times, "batch_t is one time vector"),
         (shifted_times, "batch_t starts at t[0]"),
+        (first_window_times, "the first window's own times"),
         (y0_with_extra_axis, "give it shape (16, 2)"),
         (y0_last_point, "first point of each window"),
     ]
     for fn, text in expected:
         assert text in fails_with(capsys, checks.check_window_batch, fn), fn.__name__
+
+
+def test_window_batch_cases_start_the_first_window_away_from_zero():
+    """A learner who takes the times of the first window, t[starts[0]:...], must not pass
+    because a case happens to start there at 0."""
+    from nodebook_utils.checks.spiral_dynamics import _window_cases
+
+    for _, t, starts, batch_time in _window_cases():
+        assert starts[0] > 1 and 0 in starts.tolist()
+        assert int(starts.max()) == len(t) - batch_time - 1
 
 
 # ------------------------------------------------------------------------------ spiral_field
@@ -165,6 +180,25 @@ def test_window_nfe(capsys):
         line = fails_with(capsys, checks.check_window_nfe, answer)
         assert text in line
         assert "36" not in line  # never gives the number away
+
+
+def test_window_nfe_for_the_exercises_longer_windows(capsys):
+    """The exercise asks for windows of 25 points and 32 of them, a case the lesson never
+    prints: copying the lesson's 36 (10 points) fails like every other slip."""
+    settings = {"method": "rk4", "batch_time": 25, "batch_size": 32}
+    assert checks.check_window_nfe("ex", 4 * 24, **settings)
+    assert lines(capsys) == ["PASS ex"]
+    expected = [
+        (36, "(steps between the 25 times) x (evaluations per rk4 step)"),
+        (4 * 25, "25 times have 25 - 1 steps"),
+        (32 * 96, "one batched solve"),
+        (24, "evaluates f 4 times"),
+        (2 * 96, "count the forward solve only"),
+    ]
+    for answer, text in expected:
+        line = fails_with(capsys, checks.check_window_nfe, answer, *settings.values())
+        assert text in line
+        assert "96" not in line
 
 
 def test_window_nfe_rejects_an_unknown_method():

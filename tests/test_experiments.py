@@ -315,3 +315,25 @@ def test_scaling_tolerance_series_is_seeded_and_error_falls():
     again = tolerance_series([1e-2, 1e-4], batch, torch.device("cpu"), 1)
     assert [r["error"] for r in first] == [r["error"] for r in again]
     assert first[1]["error"] < first[0]["error"] and first[1]["nfe"] > first[0]["nfe"]
+
+
+
+def test_spiral_runs_keep_what_rebuilds_and_re_solves_each_model(tiny_spiral):
+    """Lesson 07 rebuilds the median seed's network from its stored weights and judges the
+    solvers on the accurate re-solve and on the learned field's error."""
+    import torchdiffeq
+
+    config = tiny_spiral["config"]
+    t = torch.tensor(tiny_spiral["truth"]["t"], dtype=torch.float32)
+    y = torch.tensor(tiny_spiral["truth"]["y"], dtype=torch.float32)
+    for r in tiny_spiral["runs"]:
+        model = spiral.model_from(r["weights"], config)
+        assert spiral.weights_of(model) == r["weights"]  # exact round trip
+        with torch.no_grad():
+            field = (model(t[0], y) - spiral.true_field(y, config)).pow(2).mean().item()
+            learned = torchdiffeq.odeint(model, y[0], t, method="dopri5", rtol=config["rtol"],
+                                         atol=config["atol"])
+        # the truth is stored to five decimals, so agreement is to that precision
+        assert field == pytest.approx(r["field_mse"], rel=1e-2, abs=1e-5)
+        assert (learned - y).pow(2).mean().item() == pytest.approx(
+            r["final_mse_accurate"], rel=1e-2, abs=1e-5)

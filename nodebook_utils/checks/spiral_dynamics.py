@@ -34,14 +34,17 @@ def _window_reference(
 
 
 def _window_cases() -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]]:
-    """(y, t, starts, batch_time): the lesson's sizes and two smaller ones (07)."""
+    """(y, t, starts, batch_time): the lesson's sizes and two smaller ones (07). No case's
+    first window starts at index 0 (times taken from the first window would then pass); each
+    holds the first and the last allowed start elsewhere."""
     gen = torch.Generator().manual_seed(7)
     cases = []
     for n, batch_size, batch_time in ((500, 16, 10), (40, 5, 4), (30, 3, 7)):
         t = torch.linspace(0.0, 0.05 * (n - 1), n, dtype=torch.float64)
         y = torch.randn(n, 2, generator=gen, dtype=torch.float64)
         starts = torch.randint(0, n - batch_time, (batch_size,), generator=gen)
-        starts[0], starts[-1] = 0, n - batch_time - 1  # the first and the last allowed start
+        starts[0] = (n - batch_time) // 2  # a first window in the middle of the data
+        starts[1], starts[-1] = 0, n - batch_time - 1  # the first and the last allowed start
         cases.append((y, t, starts, batch_time))
     return cases
 
@@ -57,7 +60,8 @@ def check_window_batch(name: str, fn: Callable[..., Any]) -> Verdict:
     of ``B`` start indices. Expected: ``batch_y0 = y[starts]`` ``(B, 2)``, ``batch_t =
     t[:batch_time]`` ``(batch_time,)`` and ``batch_y[k, b] = y[starts[b] + k]``
     ``(batch_time, B, 2)``, time first as ``odeint`` returns it. The hint diagnoses
-    transposed axes, windows off by one and per-window times (07_spiral_dynamics)."""
+    transposed axes, windows off by one, per-window times and the first window's times
+    (07_spiral_dynamics)."""
     nothing = "your function returned nothing: return (batch_y0, batch_t, batch_y)"
     for i, (y, t, starts, batch_time) in enumerate(_window_cases()):
         b = len(starts)
@@ -105,6 +109,10 @@ def check_window_batch(name: str, fn: Callable[..., Any]) -> Verdict:
                         "the dynamics do not depend on t, so each window can start at t = 0")
             elif _same(got_t, t[1:batch_time + 1]):
                 hint = "off by one: batch_t starts at t[0] = 0, t[:batch_time]"
+            elif _same(got_t, t[starts[0]:starts[0] + batch_time]):
+                hint = ("those are the first window's own times; batch_t is t[:batch_time], "
+                        "from t[0] = 0 for every window: the dynamics do not depend on t, so "
+                        "a window behaves the same whatever its start")
             elif got_t.shape != want_t.shape:
                 hint = f"batch_t has shape {tuple(got_t.shape)}; {shapes}"
             else:

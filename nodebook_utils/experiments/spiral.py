@@ -10,7 +10,15 @@ solvers by one run each. Here every solver runs with and without the adjoint ove
 seeds, so that the spread between seeds can be set beside the differences between solvers.
 
 A seed fixes the initial weights and the windows drawn, the same for every solver: the
-comparisons between solvers are paired.
+comparisons between solvers are paired. The windows' start indices are drawn with replacement
+(``torch.randint``), where the source's code drew them without (``np.random.choice(...,
+replace=False)``): a batch may repeat a window.
+
+Besides the source's error (the learned trajectory solved with the training solver), every run
+records the same trajectory re-solved with an accurate solver (Dopri5 at the source's
+tolerances; Ott et al., 2021, re-solve trained Neural ODEs this way), the error of the learned
+vector field itself on the true trajectory's points, and the weights after the last iteration
+and at each snapshot, so that any model of the run can be rebuilt (:func:`model_from`).
 """
 
 from __future__ import annotations
@@ -78,7 +86,10 @@ def train_one(
 ) -> dict[str, Any]:
     """Train the dynamics once; return the training time (training only), the loss and NFE
     of every iteration, the full-trajectory MSE at each snapshot and after the last
-    iteration, and (``keep_trajectories``) the learned trajectories at the snapshots.
+    iteration (``final_mse``, with the training solver; ``final_mse_accurate``, re-solved with
+    Dopri5), the mean squared error of the learned field on the true trajectory's points
+    (``field_mse``), the weights after the last iteration and at each snapshot, and
+    (``keep_trajectories``) the learned trajectories at the snapshots.
 
     The snapshot of iteration k (keyed ``str(k)``, as JSON keys are strings) is taken after
     that iteration's RMSprop step, as the source's ``range(151)`` loop plotted; iteration 0
@@ -93,9 +104,9 @@ def train_one(
     batch_t = t[: config["batch_time"]]
     offsets = torch.arange(config["batch_time"])
 
-    def trajectory() -> torch.Tensor:
+    def trajectory(**method: Any) -> torch.Tensor:
         with torch.no_grad():
-            return torchdiffeq.odeint(func, y[0], t, **tol)
+            return torchdiffeq.odeint(func, y[0], t, **{**tol, **method})
 
     losses, nfe_forward, nfe_backward, snapshots = [], [], [], {}
     seconds = 0.0
@@ -109,21 +120,52 @@ def train_one(
         if iteration in config["snapshots"]:  # outside the timed span
             learned = trajectory()
             func.reset()
-            snapshots[str(iteration)] = {"mse": (learned - y).pow(2).mean().item()}
+            snapshots[str(iteration)] = {"mse": (learned - y).pow(2).mean().item(),
+                                         "weights": weights_of(func)}
             if keep_trajectories:
                 snapshots[str(iteration)]["trajectory"] = _rounded(learned)
     learned = trajectory()
+    accurate = trajectory(method="dopri5")  # the same learned ODE, solved accurately
+    with torch.no_grad():
+        field_mse = (func(t[0], y) - true_field(y, config)).pow(2).mean().item()
+    func.reset()
     return {
         "solver": solver,
         "adjoint": adjoint,
         "seed": seed,
         "train_seconds": seconds,
         "final_mse": (learned - y).pow(2).mean().item(),
+        "final_mse_accurate": (accurate - y).pow(2).mean().item(),
+        "field_mse": field_mse,
+        "weights": weights_of(func),
         "loss": losses,
         "nfe_forward": nfe_forward,
         "nfe_backward": nfe_backward,
         "snapshots": snapshots,
     }
+
+
+def true_field(y: torch.Tensor, config: dict[str, Any]) -> torch.Tensor:
+    """The true dynamics at the states ``y`` (one per row) under the configuration's
+    convention: ``A y`` as written, ``y A`` as the source's code computed it (07)."""
+    matrix = torch.tensor(config["A"], dtype=y.dtype, device=y.device)
+    return y @ (matrix.T if config["convention"] == "Ay" else matrix)
+
+
+def weights_of(model: torch.nn.Module) -> list[float]:
+    """A model's parameters as one flat list, each float32 written by its shortest decimal
+    (07): :func:`model_from` rebuilds the model exactly."""
+    flat = torch.nn.utils.parameters_to_vector(model.parameters()).detach().cpu()
+    return [float(str(v)) for v in flat.numpy()]
+
+
+def model_from(weights: list[float], config: dict[str, Any]) -> torch.nn.Module:
+    """The dynamics network of the configuration with the given weights (a run's
+    ``"weights"`` or a snapshot's), on the CPU (07_spiral_dynamics)."""
+    model = models.spiral_dynamics(config["hidden"], config["init_std"])
+    torch.nn.utils.vector_to_parameters(torch.tensor(weights, dtype=torch.float32),
+                                        model.parameters())
+    return model
 
 
 def _rounded(x: torch.Tensor) -> np.ndarray:
@@ -170,6 +212,9 @@ def compare(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "seeds": [r["seed"] for r in rs],
             "train_seconds": _mean_std([r["train_seconds"] for r in rs]),
             "final_mse": _mean_std([r["final_mse"] for r in rs]),
+            **({"final_mse_accurate": _mean_std([r["final_mse_accurate"] for r in rs]),
+                "field_mse": _mean_std([r["field_mse"] for r in rs])}
+               if all("field_mse" in r for r in rs) else {}),
             "nfe_forward_mean": float(np.mean([np.mean(r["nfe_forward"]) for r in rs])),
             "nfe_backward_mean": float(np.mean([np.mean(r["nfe_backward"]) for r in rs])),
         }
