@@ -3,8 +3,9 @@ as its own named result that the reproduction report reads (issue 18)."""
 
 import json
 
-from nodebook_utils import reproduce
 from test_benchmarks import load
+
+from nodebook_utils import reproduce
 
 ADJOINT = "reference network, dopri5 tol 1e-3 + adjoint"
 

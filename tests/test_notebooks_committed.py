@@ -1,5 +1,6 @@
 """The committed notebooks: executed top to bottom in one kernel, no errors, no machine paths."""
 
+import ast
 import json
 import os
 import re
@@ -170,3 +171,71 @@ def test_every_figure_has_alt_text_and_a_caption(path):
             near = _markdown_near(cell) + (_markdown_near(cells[i + 1]) if i + 1 < len(cells)
                                            else "")
             assert "*Figure" in near, f"cell {i}: caption the figure (*Figure N. ...*)"
+
+
+# A code cell may caption a figure or quote a measured value in a short generated sentence;
+# explanations and conclusions are Markdown cells (DEVELOPERS rule, issue 19).
+PROSE_LIMIT = 40
+_PLOT_OWNERS = {"ax", "axes", "axs", "plt", "fig", "figure", "legend", "cbar"}
+_LABEL_KEYWORDS = {"alt", "label", "title", "xlabel", "ylabel", "name", "desc", "description",
+                   "loc", "color", "marker", "linestyle", "ls", "fmt", "cmap", "why", "hint"}
+_SHOWS = {"Markdown", "display_markdown", "print", "HTML", "caption"}
+
+
+def _called(node: ast.Call) -> str:
+    func = node.func
+    return func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+
+
+def prose_words(source: str) -> int:
+    """Words of literal text a code cell shows as prose: string constants in a cell that
+    displays Markdown or prints, leaving out docstrings, figure labels and alt text, and the
+    reasons given to ``expect``/checkers."""
+    source = "\n".join(line for line in source.splitlines()
+                       if not line.lstrip().startswith(("%", "!")))
+    tree = ast.parse(source)
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    if not any(_called(n) in _SHOWS for n in calls):
+        return 0
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and ast.get_docstring(node):
+            skip.add(id(node.body[0].value))
+    for call in calls:
+        owner = call.func.value if isinstance(call.func, ast.Attribute) else None
+        plotting = isinstance(owner, ast.Name) and owner.id in _PLOT_OWNERS
+        if plotting or _called(call) in {"expect", "show", "savefig", "report", "check"}:
+            skip.update(id(n) for n in ast.walk(call))
+        for keyword in call.keywords:
+            if keyword.arg in _LABEL_KEYWORDS:
+                skip.update(id(n) for n in ast.walk(keyword.value))
+    return sum(len(re.findall(r"[A-Za-z]{2,}", n.value)) for n in ast.walk(tree)
+               if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in skip)
+
+
+def test_prose_words_counts_what_a_cell_writes_not_its_labels():
+    paragraph = 'from IPython.display import Markdown\nMarkdown(f"The ODE-Net is {x} and ' \
+        + "word " * 50 + '")'
+    labelled = 'ax.set_title("' + "word " * 50 + '")\nshow(fig, "f", alt="' + "w " * 60 \
+        + '")\nprint(x)'
+    assert prose_words(paragraph) > PROSE_LIMIT
+    assert prose_words(labelled) == 0
+    assert prose_words('print("x =", x)') == 0
+
+
+# Lessons 02 and 08-10 are rewritten under this rule on branch wip/issue-19-lessons-09-10
+# and land once executed in standard mode; strict, so the marker goes when they pass.
+_PROSE_PENDING = {"02_convolutional_networks.ipynb", "08_mnist_odenet.ipynb",
+                  "09_ecg_resnet_vs_node.ipynb",
+                  "10_fast_neural_odes.ipynb"}
+
+
+@pytest.mark.parametrize("path", [
+    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="issue 19: rewrite pending"))
+    if p.name in _PROSE_PENDING else p for p in NOTEBOOKS], ids=lambda p: p.name)
+def test_no_code_cell_writes_prose(path):
+    """Conclusions live in Markdown; a code cell shows numbers and at most a short caption."""
+    heavy = [(i, words) for i, cell in enumerate(json.loads(path.read_text())["cells"])
+             if cell["cell_type"] == "code"
+             for words in [prose_words("".join(cell["source"]))] if words > PROSE_LIMIT]
+    assert not heavy, f"(cell, words) writing prose: {heavy}; move it to Markdown"
