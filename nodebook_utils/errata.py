@@ -45,7 +45,7 @@ ERRATA: tuple[Erratum, ...] = (
             "07_spiral_dynamics.ipynb", "3. One training iteration, step by step"),
     Erratum(REVIEW, "the errors rank Dopri5 < RK4 < Euler",
             "over several seeds the ranking is not supported: the lesson tests it",
-            "07_spiral_dynamics.ipynb", "6. Is the ranking real or noise?"),
+            "07_spiral_dynamics.ipynb", "6. Which differences are real?"),
     Erratum(REVIEW, "MNIST inputs are 3 × 28 × 28 and the classifier maps to ℝ²",
             "MNIST images are 1 × 28 × 28 and there are ten classes (ℝ¹⁰)",
             "08_mnist_odenet.ipynb", "1. The data: 1 × 28 × 28 images, ten classes"),
