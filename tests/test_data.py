@@ -399,6 +399,15 @@ def test_spiral_matches_the_matrix_exponential_in_both_conventions() -> None:
     assert (trajectories["Ay"] - trajectories["yA"]).abs().max() > 1.0
 
 
+def test_spiral_field_is_the_matrix_product_of_each_convention() -> None:
+    A = torch.tensor([[-0.1, 2.0], [-2.0, -0.1]], dtype=torch.float64)
+    y = torch.randn(7, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(data.spiral_field(y, A.tolist(), "Ay"), (A @ y.T).T)
+    assert torch.allclose(data.spiral_field(y, A.tolist(), "yA"), y @ A)
+    with pytest.raises(ValueError, match="convention"):
+        data.spiral_field(y, A.tolist(), "AY")
+
+
 # --- status and command line -----------------------------------------------------------------
 
 

@@ -57,7 +57,7 @@ from .mnist import (
     mnist_loaders,
     read_idx,
 )
-from .spiral import spiral_data
+from .spiral import spiral_data, spiral_field
 from .status import DATASETS, DatasetStatus, fetch_dataset, status, status_table
 from .store import (
     KAGGLE_FILES,
@@ -123,6 +123,7 @@ __all__ = [
     "read_idx",
     "read_kaggle_csv",
     "spiral_data",
+    "spiral_field",
     "status",
     "status_table",
 ]

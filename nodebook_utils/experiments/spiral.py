@@ -148,8 +148,7 @@ def train_one(
 def true_field(y: torch.Tensor, config: dict[str, Any]) -> torch.Tensor:
     """The true dynamics at the states ``y`` (one per row) under the configuration's
     convention: ``A y`` as written, ``y A`` as the source's code computed it (07)."""
-    matrix = torch.tensor(config["A"], dtype=y.dtype, device=y.device)
-    return y @ (matrix.T if config["convention"] == "Ay" else matrix)
+    return data.spiral_field(y, config["A"], config["convention"])
 
 
 def weights_of(model: torch.nn.Module) -> list[float]:
