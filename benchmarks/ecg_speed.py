@@ -188,6 +188,29 @@ def measure(config: Configuration, split: dict, *, seeds: int, epochs: int,
     return row
 
 
+SUBSET_SEED = 0  # the quick mode's validation and test beats
+
+
+def subset_split(split: dict[str, tuple[torch.Tensor, torch.Tensor]], beats: int
+                 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """``split`` with its validation and test parts cut to ``beats`` beats each, drawn at
+    random and stratified by class (:func:`fast.stratified_subset`); the training part is
+    kept. The test split is ordered by record: its first beats are a few patients' only."""
+    cut = dict(split)
+    for part in ("val", "test"):
+        x, y = split[part]
+        keep = torch.from_numpy(fast.stratified_subset(y.numpy(), beats, SUBSET_SEED))
+        cut[part] = (x[keep], y[keep])
+    return cut
+
+
+def majority_baseline(split: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> float:
+    """The test accuracy of always answering the training set's most frequent class: what a
+    model that has learned nothing but the class shares scores."""
+    majority = int(torch.bincount(split["train"][1]).argmax())
+    return float((split["test"][1] == majority).double().mean())
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -199,7 +222,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         "(default: 5, 1 for the slow adaptive ones; quick: 1)")
     parser.add_argument("--seeds", type=int, help="seeds for every configuration")
     parser.add_argument("--test-beats", type=int,
-                        help="validate and test on the first N beats of each")
+                        help="validate and test on N beats of each, drawn at random (seed 0), "
+                        "stratified by class (quick: 2048)")
+    parser.add_argument("--skip-compile", action="store_true",
+                        help="leave out the torch.compile configuration (compiling takes minutes)")
     parser.add_argument("--records", nargs="*", help="MIT-BIH records (default: all 48)")
     parser.add_argument("--quiet", action="store_true",
                         help="print nothing (the caller shows the result: lesson 10)")
@@ -208,13 +234,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     steps = args.steps or (100 if quick else None)
     test_beats = args.test_beats or (2048 if quick else None)
     configs = [c for c in CONFIGURATIONS
-               if not args.only or c.name == "resnet" or c.name in args.only]
+               if (not args.only or c.name == "resnet" or c.name in args.only)
+               and not (args.skip_compile and c.compile)]
     device = torch.device(get_settings().device)
     start = time.perf_counter()
     split = ecg.load_data("kaggle", records=args.records)
+    if test_beats and test_beats >= len(split["test"][1]):
+        test_beats = None  # the whole test split
     if test_beats:  # the validation beats are cut as well: they cost time, not the measure
-        for part in ("val", "test"):
-            split[part] = tuple(x[:test_beats] for x in split[part])
+        split = subset_split(split, test_beats)
     rows = []
     for config in configs:
         seeds = args.seeds or (1 if quick else config.full_seeds)
@@ -234,7 +262,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "mode": "quick" if quick else "full",
         "protocol": "kaggle",
         "budget": {"epochs": sorted({row["epochs"] for row in rows}), "steps_per_epoch": steps,
-                   "test_beats": len(split["test"][1]), "train_beats": len(split["train"][1])},
+                   "test_beats": len(split["test"][1]), "train_beats": len(split["train"][1]),
+                   "test_subset": (f"{test_beats} beats drawn at random (seed {SUBSET_SEED}), "
+                                   "stratified by class" if test_beats else "all"),
+                   "test_class_counts": torch.bincount(split["test"][1], minlength=5).tolist(),
+                   "majority_baseline_test_accuracy": majority_baseline(split)},
     }, rows, device, start, args.json, quiet=args.quiet)
 
 

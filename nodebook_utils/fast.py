@@ -14,7 +14,11 @@ a model trained with a few fixed steps may have learned a discrete map rather th
 (Ott et al., ICLR 2021), and then its accuracy changes when it is solved accurately.
 
 :func:`median_ms` and :func:`step_profile` measure what the lesson's cost model needs: the
-time of one call, and one training step's time with its NFE forward and backward.
+time of one call, and one training step's time with its NFE forward and backward;
+:func:`dopri5_steps` turns a dopri5 NFE into the number of steps behind it.
+
+:func:`stratified_subset` draws the speed benchmark's test beats in quick mode, and
+:func:`benchmark_table` shows the benchmark's rows as the lesson's table.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import torch
 import torchdiffeq
 from torch import Tensor, nn
@@ -34,8 +39,8 @@ from .models import ODEBlock, ode_blocks
 from .solvers import Dynamics
 from .training import _synchronize, unchanged
 
-__all__ = ["ACCURATE", "RegularisedODEBlock", "accurate_solve", "median_ms", "regularised_loss",
-           "step_profile"]
+__all__ = ["ACCURATE", "RegularisedODEBlock", "accurate_solve", "benchmark_table", "dopri5_steps",
+           "median_ms", "regularised_loss", "step_profile", "stratified_subset"]
 
 #: How :func:`accurate_solve` solves: dopri5 at a tolerance far below the training one.
 ACCURATE = {"method": "dopri5", "rtol": 1e-5, "atol": 1e-5}
@@ -162,3 +167,57 @@ def step_profile(model: nn.Module, x: Tensor, y: Tensor, *, repeats: int = 3,
         model.train()
         ms = median_ms(step, repeats=repeats, device=device)
     return {"step_ms": ms, **nfe}
+
+
+def dopri5_steps(nfe: float) -> float:
+    """The number of steps (accepted or rejected) behind ``nfe`` evaluations of one dopri5
+    solve in torchdiffeq: two evaluations choose the first step size, then each step takes six
+    new ones (its seventh stage is the next step's first). 20 evaluations are 3 steps. For an
+    NFE averaged over many solves, the average number of steps."""
+    if nfe < 2:
+        raise ValueError(f"a dopri5 solve takes at least 2 evaluations, not {nfe}")
+    return (nfe - 2) / 6
+
+
+def stratified_subset(labels: Tensor | np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of ``n`` items drawn at random (seeded), each class in proportion to its
+    share of ``labels`` (largest remainders round the counts to ``n``); all indices when
+    ``n >= len(labels)``. The speed benchmark's quick mode tests on such a subset: the first
+    ``n`` beats of a split ordered by record would be a few patients' beats only."""
+    labels = np.asarray(labels)
+    if n < 0:
+        raise ValueError(f"n must be at least 0, not {n}")
+    if n >= len(labels):
+        return np.arange(len(labels))
+    classes, counts = np.unique(labels, return_counts=True)
+    quota = counts * n / len(labels)
+    take = np.floor(quota).astype(int)
+    for i in np.argsort(-(quota - take), kind="stable")[: n - take.sum()]:
+        take[i] += 1
+    rng = np.random.default_rng(seed)
+    chosen = [rng.choice(np.flatnonzero(labels == c), size=k, replace=False)
+              for c, k in zip(classes, take, strict=True)]
+    return np.sort(np.concatenate(chosen))
+
+
+def benchmark_table(rows: list[dict[str, Any]], baseline: str) -> str:
+    """The speed benchmark's rows (``benchmarks/ecg_speed.py``, ``mnist_speed.py``) as a
+    Markdown table, with each row's training and evaluation time as a ratio to the row named
+    ``baseline`` (10_fast_neural_odes)."""
+    head = ("| configuration | NFE fwd+bwd | ms/step | s/epoch | eval s | peak MB | "
+            "test acc. % (mean ± std, seeds × epochs) | accurate solve % | "
+            f"train × {baseline} | eval × {baseline} |")
+    lines = [head, "|" + "---|" * 10]
+    for r in rows:
+        nfe = (f"{r['nfe_forward']:.1f}+{r['nfe_backward']:.1f}"
+               if r["nfe_forward"] is not None else "—")
+        ode = r.get("accurate_solve", {}).get("test_accuracy_mean")
+        memory = f"{r['peak_memory_mb']:.0f}" if r["peak_memory_mb"] else "—"
+        lines.append(
+            f"| {r['name']} | {nfe} | {r['train_step_ms']:.0f} | {r['seconds_per_epoch']:.0f} | "
+            f"{r['eval_test_seconds']:.1f} | {memory} | {100 * r['test_accuracy_mean']:.2f} ± "
+            f"{100 * r['test_accuracy_std']:.2f} ({r['seeds']} × {r['epochs']:.2g}) | "
+            + (f"{100 * ode:.2f}" if ode is not None else "—")
+            + f" | {r['train_ratio']:.2f} | {r['eval_ratio']:.2f} |"
+        )
+    return "\n".join(lines)

@@ -4,7 +4,11 @@ import pytest
 import torch
 
 from nodebook_utils import checks, models
-from nodebook_utils.checks.mnist_odenet import concat_conv_parameters, fixed_step_nfe
+from nodebook_utils.checks.mnist_odenet import (
+    concat_conv_parameters,
+    dynamics_parameters,
+    fixed_step_nfe,
+)
 from nodebook_utils.training import count_parameters
 
 
@@ -165,3 +169,83 @@ def test_time_channel_failures_have_hints(capsys):
     assert "channels 0..C-1 are h" in out[6]
     assert "raised RuntimeError" in out[7]
     assert "return a tensor, not list" in out[8]
+
+
+# ------------------------------------------------------- torchdiffeq's MNIST dynamics
+
+
+def torchdiffeq_dynamics(channels=64, k=3, bias=True, norms=3):
+    """Built as torchdiffeq's MNIST example builds its dynamics: GroupNorm(min(32, c), c)
+    before and after the two time-aware convolutions."""
+    layers = [torch.nn.GroupNorm(min(32, channels), channels) for _ in range(norms)]
+    layers += [models.ConcatConv(channels, channels, k, padding=k // 2, bias=bias)
+               for _ in range(2)]
+    return torch.nn.ModuleList(layers)
+
+
+def test_dynamics_parameters_is_what_torch_counts(capsys):
+    for c, k, bias, norms in [(64, 3, True, 3), (64, 3, False, 2), (16, 5, True, 1)]:
+        want = count_parameters(torchdiffeq_dynamics(c, k, bias, norms))
+        assert dynamics_parameters(c, k, bias, norms) == want
+        assert checks.check_dynamics_parameters("ex", want, c, k, bias, norms)
+    # the review's dynamics are the package's MNISTDynamics
+    assert dynamics_parameters(64, 3, False, 2) == count_parameters(models.MNISTDynamics())
+    assert checks.check_dynamics_parameters("ex", 75392.0)
+    assert lines(capsys) == ["PASS ex"] * 4
+
+
+def test_dynamics_parameters_fails_the_slips_a_learner_makes(capsys):
+    """torchdiffeq's dynamics (75,392): the wrong answers a learner would give."""
+    want = dynamics_parameters()
+    c, k = 64, 3
+    wrong = {
+        75_136: "Review of Literature's dynamics",  # the lesson's own count, copied
+        want - 2 * c: "has a bias",  # biases or one norm forgotten (the same number)
+        want - 2 * c * k * k: "one more input channel",  # no time channel
+        want - c * k * k: "both convolutions see the time",
+        want - 3 * c: "2c, not c",  # a norm counted as c, or as 2 x 32 groups
+        want - count_parameters(models.ConcatConv(c, c, k)): "two convolutions",
+        want - 6 * c: "count the norm layers too",
+        2 * (65 * 64 * 3 + 64) + 384: "k * k weights",
+        208_266: "c_in * c_out * k * k",  # the whole ODE-Net, not its dynamics
+        want + 1: "c_in * c_out * k * k",
+    }
+    for answer in wrong:
+        assert not checks.check_dynamics_parameters("ex", answer)
+    for answer in (..., None, "75k", 75_391.5):
+        assert not checks.check_dynamics_parameters("ex", answer)
+    out = lines(capsys)
+    for line, (answer, text) in zip(out, wrong.items(), strict=False):
+        assert line.startswith(f"FAIL ex: {answer} is not it") and text in line, line
+    assert "or count every norm layer" in out[1]  # both slips give 75,264: name both
+    assert out[-4].startswith("FAIL ex: no answer yet")
+    assert out[-3].startswith("FAIL ex: no answer yet")
+    assert "whole number" in out[-2] and "whole number" in out[-1]
+    assert all(str(want) not in line for line in out)  # never given away
+
+
+def test_dynamics_parameters_of_the_review_names_other_slips(capsys):
+    """Asked for the review's own dynamics (no bias, two norms), a bias is the slip."""
+    want = dynamics_parameters(64, 3, False, 2)
+    assert checks.check_dynamics_parameters("ex", want, bias=False, norms=2)
+    assert not checks.check_dynamics_parameters("ex", want + 128, bias=False, norms=2)
+    out = lines(capsys)
+    assert out[0] == "PASS ex" and "no bias" in out[1]
+
+
+def test_the_halved_step_is_caught(capsys):
+    """Exercise 2a: Euler with half the review's step, with the adjoint: (40, 40)."""
+    euler = dict(method="euler", step_size=0.025, adjoint=True)
+    assert checks.check_fixed_step_nfe("ex", (40, 40), **euler)
+    wrong = [((20, 20), "half as long"),  # the review's count, printed in the lesson
+             ((80, 80), "count them again"),
+             ((41, 41), "not grid points"),
+             ((40, 0), "solves an ODE backwards"),
+             ((40, 80), "augmented dynamics"),
+             ((20, 0), "half as long")]
+    for answer, _ in wrong:
+        assert not checks.check_fixed_step_nfe("ex", answer, **euler)
+    out = lines(capsys)
+    assert out[0] == "PASS ex"
+    for line, (_, text) in zip(out[1:], wrong, strict=True):
+        assert line.startswith("FAIL ex") and text in line, line

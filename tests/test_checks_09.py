@@ -67,16 +67,39 @@ def test_majority_baseline(capsys):
     def right(train, test):
         return (test == torch.bincount(train).argmax()).double().mean().item()
 
+    def right_with_mode(train, test):
+        return (test == torch.mode(train).values).float().mean()
+
     def peeks(train, test):
         return (test == torch.bincount(test).argmax()).double().mean().item()
+
+    def pools(train, test):  # lets the test labels vote: the slip the exercise warns against
+        return (test == torch.bincount(torch.cat([train, test])).argmax()).double().mean().item()
+
+    def scores_train(train, test):
+        return (train == torch.bincount(train).argmax()).double().mean().item()
 
     def counts(train, test):
         return (test == torch.bincount(train).argmax()).sum().item()
 
     assert checks.check_majority_baseline("ex", right)
-    assert not checks.check_majority_baseline("ex", peeks)
-    assert not checks.check_majority_baseline("ex", counts)
+    assert checks.check_majority_baseline("ex", right_with_mode)
+    for wrong in (peeks, pools, scores_train, counts, lambda train, test: None):
+        assert not checks.check_majority_baseline("ex", wrong)
     out = lines(capsys)
-    assert out[0] == "PASS ex"
-    assert "peeking" in out[1]
-    assert "fraction" in out[2]
+    assert out[:2] == ["PASS ex", "PASS ex"]
+    assert "peeking" in out[2] and "training labels" in out[2]
+    assert "pooling" in out[3] and "peeking" in out[3]
+    assert "share of the training labels" in out[4]
+    assert "fraction" in out[5]
+    assert "no answer yet" in out[6]
+
+
+def test_majority_cases_catch_pooled_labels():
+    """Some case has a pooled (train + test) majority that is not the training majority, so
+    the pooled answer cannot pass by luck."""
+    from nodebook_utils.checks.ecg_resnet_vs_node import _majority_cases
+
+    differ = [int(torch.bincount(torch.cat([tr, te])).argmax()) != int(torch.bincount(tr).argmax())
+              for tr, te in _majority_cases()]
+    assert sum(differ) >= 2

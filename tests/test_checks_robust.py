@@ -62,6 +62,7 @@ VALUE_CHECKERS = {
     "check_window_nfe": lambda a: checks.check_window_nfe("x", a),
     "check_concat_conv_parameters": lambda a: checks.check_concat_conv_parameters("x", a),
     "check_fixed_step_nfe": lambda a: checks.check_fixed_step_nfe("x", a, "euler", 0.05),
+    "check_dynamics_parameters": lambda a: checks.check_dynamics_parameters("x", a),
     "check_euler_stability_limit": lambda a: checks.check_euler_stability_limit("x", a, 10.0),
 }
 FUNCTION_CHECKERS = {

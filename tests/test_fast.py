@@ -1,9 +1,14 @@
 """10_fast_neural_odes: the regularised ODE block and the accurate re-solve."""
 
+import importlib.util
+import json
 import math
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+import torchdiffeq
 from torch import nn
 
 from nodebook_utils import fast, models
@@ -117,3 +122,48 @@ def test_step_profile_leaves_batchnorm_statistics_alone():
                       repeats=2)
     assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
     assert all(not m.training for m in model.modules())
+
+
+def test_stratified_subset_keeps_class_shares_and_is_seeded():
+    labels = np.array([0] * 600 + [4] * 380 + [1] * 15 + [2] * 5)  # ordered by record
+    picked = fast.stratified_subset(labels, 100, seed=0)
+    assert len(picked) == 100 and len(set(picked.tolist())) == 100
+    assert np.all(np.diff(picked) > 0)  # sorted indices
+    assert np.bincount(labels[picked], minlength=5).tolist() == [60, 2, 0, 0, 38]  # 1.5, 0.5
+    assert not np.array_equal(picked, np.arange(100))  # not the first beats
+    assert np.array_equal(picked, fast.stratified_subset(labels, 100, seed=0))
+    assert not np.array_equal(picked, fast.stratified_subset(labels, 100, seed=1))
+    assert np.array_equal(fast.stratified_subset(labels, 5000), np.arange(1000))
+    assert len(fast.stratified_subset(torch.from_numpy(labels), 7, seed=3)) == 7
+
+
+@pytest.mark.parametrize("tol", [1e-1, 1e-3, 1e-5, 1e-7])
+def test_dopri5_takes_two_evaluations_then_six_per_step(tol):
+    calls = [0]
+
+    def f(t, y):
+        calls[0] += 1
+        return torch.stack([y[1], -y[0]])  # a rotation: more steps at tighter tolerances
+
+    torchdiffeq.odeint(f, torch.tensor([1.0, 0.0], dtype=torch.float64),
+                       torch.tensor([0.0, 3.0], dtype=torch.float64), rtol=tol, atol=tol)
+    steps = fast.dopri5_steps(calls[0])
+    assert steps == int(steps) >= 1
+    assert fast.dopri5_steps(20) == 3
+    with pytest.raises(ValueError):
+        fast.dopri5_steps(1)
+
+
+def test_benchmark_table_is_the_benchmarks_table():
+    """The lesson shows the committed runs with fast.benchmark_table; the scripts print
+    theirs with benchmarks/bench.py's table: the same text."""
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("bench", root / "benchmarks" / "bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    for name in ("ecg_speed", "mnist_speed"):
+        rows = json.loads((root / "benchmarks" / "results" / f"{name}.json").read_text(
+            encoding="utf-8"))["rows"]
+        table = fast.benchmark_table(rows, "resnet")
+        assert table == bench.table(rows, "resnet")
+        assert len(table.splitlines()) == 2 + len(rows)

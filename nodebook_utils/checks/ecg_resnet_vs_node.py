@@ -111,17 +111,31 @@ def check_heart_rate(name: str, fn: Callable[..., Any], *, rtol: float = 1e-6) -
     return report(name, True)
 
 
+def _majority_cases() -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(train labels, test labels) for exercise 3, no ties in any majority. The test set's
+    own majority differs from the training set's in case 0; in cases 1 and 3 the majority
+    of train and test labels pooled differs from the training set's too (in case 1 it also
+    differs from the test set's), so an answer that lets the test labels vote fails
+    (09_ecg_resnet_vs_node)."""
+    gen = torch.Generator().manual_seed(19)
+    return [
+        (torch.tensor([0, 0, 0, 1, 2]), torch.tensor([0, 1, 1, 1, 0, 2])),
+        (torch.tensor([0, 0, 0, 1, 1]), torch.tensor([1, 1, 2, 2, 2])),
+        (torch.tensor([2, 2, 1, 2, 0, 2]), torch.tensor([2, 2, 2, 0])),
+        # an unbalanced set like the heartbeats: 60 beats of class 3 against 55 of class 0
+        # in training, but a test set of mostly class 0 that tips the pooled count
+        (torch.tensor([3] * 60 + [0] * 55 + [1] * 10), torch.tensor([0] * 20 + [3] * 5 + [1] * 2)),
+        (torch.randint(0, 5, (200,), generator=gen) % 3, torch.randint(0, 5, (80,), generator=gen)),
+    ]
+
+
 @checker
 def check_majority_baseline(name: str, fn: Callable[..., Any]) -> Verdict:
     """Check ``fn(train_labels, test_labels) -> accuracy``: the test accuracy of a model that
-    always predicts the most common class of the *training* labels (09_ecg_resnet_vs_node)."""
-    gen = torch.Generator().manual_seed(19)
-    cases = [
-        (torch.tensor([0, 0, 0, 1, 2]), torch.tensor([0, 1, 1, 1, 0, 2])),
-        (torch.tensor([2, 2, 1, 2, 0, 2]), torch.tensor([2, 2, 2, 0])),
-        (torch.randint(0, 5, (200,), generator=gen) % 3, torch.randint(0, 5, (80,), generator=gen)),
-    ]
-    for i, (train, test) in enumerate(cases):
+    always predicts the most common class of the *training* labels. The hint names the
+    likely slip: choosing the class from the test labels or from train and test pooled,
+    scoring the training labels, returning a count (09_ecg_resnet_vs_node)."""
+    for i, (train, test) in enumerate(_majority_cases()):
         where = f"case {i}"
         try:
             got = _call(fn, train.clone(), test.clone(), where=where,
@@ -133,10 +147,17 @@ def check_majority_baseline(name: str, fn: Callable[..., Any]) -> Verdict:
         want = float((test == majority).double().mean())
         if abs(got - want) < 1e-6:
             continue
+        pooled = int(torch.bincount(torch.cat([train, test])).argmax())
+        if pooled != majority and abs(got - float((test == pooled).double().mean())) < 1e-6:
+            return report(name, False, f"{where}: count the training labels alone; pooling "
+                          "them with the test labels lets the test set vote, which is peeking")
         test_majority = int(torch.bincount(test).argmax())
         if abs(got - float((test == test_majority).double().mean())) < 1e-6:
             return report(name, False, f"{where}: pick the class from the training labels; "
                           "looking at the test labels to choose is peeking")
+        if abs(got - float((train == majority).double().mean())) < 1e-6:
+            return report(name, False, f"{where}: that is the share of the training labels; "
+                          "score the prediction on the test labels")
         if abs(got - float((test == majority).sum())) < 1e-6:
             return report(name, False, f"{where}: return a fraction of the test set, not a count")
         return report(name, False, f"{where}: predict the most common training class for every "

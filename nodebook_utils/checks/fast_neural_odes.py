@@ -6,7 +6,9 @@ exception or an unimplemented function becomes a hint, never a traceback.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import CodeType
 from typing import Any
 
 import numpy as np
@@ -33,23 +35,96 @@ def _bias_map_cases() -> list[tuple[torch.Tensor, int, int]]:
     ]
 
 
+#: Names of library convolutions (torch, NumPy, SciPy, the package's ConcatConv): exercise 1
+#: asks for the map without them.
+_CONVOLUTIONS = frozenset({
+    "conv1d", "conv2d", "conv3d", "Conv1d", "Conv2d", "Conv3d", "conv_transpose1d",
+    "convolution", "_convolution", "convolve", "convolve1d", "correlate", "correlate1d",
+    "fftconvolve", "oaconvolve", "ConcatConv"})
+
+
+class ConvolutionUsed(Exception):
+    """Raised inside :func:`check_time_bias_map` when the answer calls a library convolution."""
+
+
+def _names(code: CodeType) -> Iterator[str]:
+    """The global and attribute names a function's code (and the code nested in it) uses."""
+    yield from code.co_names
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            yield from _names(const)
+
+
+def _convolution_named(fn: Callable[..., Any]) -> str | None:
+    """The first library convolution that ``fn``'s own code names (``F.conv1d``,
+    ``torch.conv1d``, ``nn.Conv1d``, ``np.convolve``, an imported ``conv1d``), or None. A name
+    bound to a function the learner wrote in the notebook does not count."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return None
+    scope = getattr(fn, "__globals__", {})
+    for name in sorted(set(_names(code)) & _CONVOLUTIONS):
+        bound = scope.get(name)
+        if bound is not None and getattr(bound, "__module__", None) == "__main__":
+            continue  # the learner's own helper that happens to be called so
+        return name
+    return None
+
+
+@contextmanager
+def _convolutions_raise() -> Iterator[None]:
+    """Within the block, torch's and NumPy's convolutions raise :class:`ConvolutionUsed`
+    (helpers that the answer calls are caught too); restored afterwards."""
+    patched = [(torch, n) for n in ("conv1d", "conv2d", "conv3d", "convolution", "_convolution",
+                                    "conv_transpose1d")]
+    patched += [(F, n) for n in ("conv1d", "conv2d", "conv3d", "conv_transpose1d")]
+    patched += [(np, n) for n in ("convolve", "correlate")]
+    saved = [(module, n, getattr(module, n)) for module, n in patched if hasattr(module, n)]
+
+    def refuse(name: str) -> Callable[..., Any]:
+        def raiser(*args: Any, **kwargs: Any) -> Any:
+            raise ConvolutionUsed(name)
+        return raiser
+
+    try:
+        for module, n, _ in saved:
+            setattr(module, n, refuse(n))
+        yield
+    finally:
+        for module, n, original in saved:
+            setattr(module, n, original)
+
+
+def _no_convolution_hint(name: str) -> str:
+    return (f"your function uses a library convolution ({name}); the exercise asks for the map "
+            "without one: loop or sum over the taps, asking for each output i which taps j read "
+            "the signal (0 <= i + j - padding < length) and which read the zero padding")
+
+
 @checker
 def check_time_bias_map(name: str, fn: Callable[..., Any], *, atol: float = 1e-10) -> Verdict:
     """Check ``fn(weight_t, length, padding) -> (C_out, L_out)``: what a 1-D convolution
     (stride 1, no bias) with the time channel's weights ``weight_t`` (shape ``(C_out, 1, k)``)
     gives for a channel of ones of ``length`` samples, zero-padded by ``padding`` on both
     sides; the time channel's part of the convolution is ``t`` times this map
-    (10_fast_neural_odes)."""
+    (10_fast_neural_odes). The exercise asks for it without a convolution: an answer that
+    names or calls one (``F.conv1d``, ``nn.Conv1d``, ``np.convolve``, ...) fails."""
+    used = _convolution_named(fn)
+    if used is not None:
+        return report(name, False, _no_convolution_hint(used))
     for i, (w, length, padding) in enumerate(_bias_map_cases()):
         k = w.shape[-1]
         where = f"case {i} (kernel {k}, length {length}, padding {padding})"
         want = F.conv1d(torch.ones(1, 1, length, dtype=w.dtype), w, padding=padding)[0]
         try:
-            got = _tensor_answer(
-                fn, w.clone(), length, padding, where=where, want=want,
-                shape_hint="one row per output channel, length + 2 padding - k + 1 columns",
-                dtype_hint="keep the weights' dtype (float64)")
+            with _convolutions_raise():
+                got = _tensor_answer(
+                    fn, w.clone(), length, padding, where=where, want=want,
+                    shape_hint="one row per output channel, length + 2 padding - k + 1 columns",
+                    dtype_hint="keep the weights' dtype (float64)")
         except _Hint as exc:
+            if isinstance(exc.__cause__, ConvolutionUsed):
+                return report(name, False, _no_convolution_hint(str(exc.__cause__)))
             return report(name, False, str(exc))
         if torch.allclose(got, want, rtol=0.0, atol=atol):
             continue

@@ -17,6 +17,7 @@ from .core import CheckerUsageError, Verdict, _call, _Hint, _tensor_answer, chec
 __all__ = [
     "FIXED_STEP_EVALUATIONS",
     "check_concat_conv_parameters",
+    "check_dynamics_parameters",
     "check_fixed_step_nfe",
     "check_time_channel",
 ]
@@ -86,6 +87,64 @@ def check_concat_conv_parameters(
     return report(name, False, f"{int(answer)} is not it: {hint}")
 
 
+def dynamics_parameters(
+    channels: int = 64, kernel_size: int = 3, bias: bool = True, norms: int = 3
+) -> int:
+    """Parameters of MNIST dynamics with two ``ConcatConv(channels, channels, kernel_size)``
+    (the time as one more input channel) and ``norms`` normalisation layers over ``channels``
+    with a scale and a shift per channel: ``bias=True, norms=3`` is torchdiffeq's MNIST
+    example (GroupNorm), ``bias=False, norms=2`` the Review of Literature's (BatchNorm)
+    (08_mnist_odenet)."""
+    return 2 * concat_conv_parameters(channels, channels, kernel_size, bias) + 2 * norms * channels
+
+
+@checker
+def check_dynamics_parameters(
+    name: str,
+    answer: Any,
+    channels: int = 64,
+    kernel_size: int = 3,
+    bias: bool = True,
+    norms: int = 3,
+) -> Verdict:
+    """Check the parameter count of MNIST dynamics made of two ``ConcatConv`` layers and
+    ``norms`` normalisation layers (:func:`dynamics_parameters`); the hint names the likely
+    slip, such as the Review of Literature's count or a forgotten bias, time channel or norm,
+    without giving the number away (08_mnist_odenet)."""
+    if answer is None or answer is ...:
+        return report(name, False, _NO_ANSWER)
+    if not _is_int(answer):
+        return report(name, False, f"give a whole number of parameters, not {answer!r}")
+    c, k = channels, kernel_size
+    want = dynamics_parameters(c, k, bias, norms)
+    if int(answer) == want:
+        return report(name, True)
+    conv = concat_conv_parameters(c, c, k, bias)
+    biases = 2 * c if bias else -2 * c  # both convolutions' biases, counted or wrongly added
+    slips: dict[int, list[str]] = {}
+    for value, hint in [
+        (dynamics_parameters(c, k, False, 2) if (bias, norms) != (False, 2) else None,
+         "that is the Review of Literature's dynamics (no bias, two BatchNorms); count this "
+         "one's biases and all its norm layers"),
+        (want - biases, "each convolution has a bias: one per output channel"
+         if bias else "these convolutions have no bias: count the weights only"),
+        (want - 2 * c, "count every norm layer: each has a scale and a shift per channel"),
+        (want - 2 * c * k * k, "the time is one more input channel of each convolution"),
+        (want - c * k * k, "both convolutions see the time, not only the first"),
+        (want - norms * c, "a norm layer has a scale and a shift per channel: 2c, not c"),
+        (want - conv, "the dynamics have two convolutions"),
+        (want - 2 * norms * c, "count the norm layers too: a scale and a shift per channel"),
+        (2 * ((c + 1) * c * k + (c if bias else 0)) + 2 * norms * c,
+         "a k x k kernel has k * k weights per input channel, not k"),
+    ]:
+        if value is not None and value != want:
+            slips.setdefault(value, []).append(hint)
+    hint = "; or ".join(slips.get(int(answer), [
+        "two convolutions from c + 1 channels (the time) to c, c_in * c_out * k * k weights "
+        "each plus a bias per output channel if they have one, and 2c per norm layer"]))
+    return report(name, False, f"{int(answer)} is not it: {hint}")
+
+
 # --- exercise: counting evaluations of a fixed-step solver -----------------------------------
 
 #: Evaluations of the dynamics per step of torchdiffeq's fixed-step methods (08_mnist_odenet).
@@ -146,6 +205,12 @@ def check_fixed_step_nfe(
                     "point needs no evaluation of its own")
         elif per_step > 1 and forward == per_step * steps + 1:
             hint = "the last point needs no evaluation of its own"
+        elif 2 * forward == want_f:
+            hint = ("steps = (t1 - t0) / step size: a step half as long means twice as many "
+                    "steps, and twice the evaluations")
+        elif forward == 2 * want_f:
+            hint = (f"steps = (t1 - t0) / step size: count them again; {method} evaluates "
+                    f"the dynamics {per_step} time(s) per step")
         else:
             hint = (f"steps = (t1 - t0) / step size; {method} evaluates the dynamics "
                     f"{per_step} time(s) per step")
