@@ -24,7 +24,6 @@ time of one call, and one training step's time with its NFE forward and backward
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -37,7 +36,7 @@ from torch.nn import functional as F
 
 from .models import ODEBlock, ode_blocks
 from .solvers import Dynamics
-from .training import _synchronize, unchanged
+from .training import timed, unchanged
 
 __all__ = ["ACCURATE", "RegularisedODEBlock", "accurate_solve", "benchmark_table", "dopri5_steps",
            "median_ms", "regularised_loss", "step_profile", "stratified_subset"]
@@ -68,17 +67,20 @@ class RegularisedODEBlock(ODEBlock):
         size = x[0].numel()
 
         def augmented(t: Tensor, state: tuple[Tensor, Tensor, Tensor]):
-            h = state[0]
+            h, recording = state[0], torch.is_grad_enabled()
+            if not recording:  # the adjoint's forward solve: a fresh leaf for the VJP alone
+                h = h.detach()
             with torch.enable_grad():
                 if not h.requires_grad:
                     h = h.requires_grad_(True)
                 f = self.func(t, h)
-                (vjp,) = torch.autograd.grad(f, h, eps, create_graph=True)
-            return (f, f.pow(2).flatten(1).sum(1) / size, vjp.pow(2).flatten(1).sum(1) / size)
+                (vjp,) = torch.autograd.grad(f, h, eps, create_graph=recording)
+            out = (f, f.pow(2).flatten(1).sum(1) / size, vjp.pow(2).flatten(1).sum(1) / size)
+            return out if recording else tuple(o.detach() for o in out)
 
         zeros = x.new_zeros(len(x))
         solve = torchdiffeq.odeint_adjoint if self.adjoint else torchdiffeq.odeint
-        kwargs = dict(method=self.method, rtol=self.rtol, atol=self.atol, **self.solver_kwargs)
+        kwargs = self.solve_kwargs(x.device)
         if self.adjoint:
             kwargs.setdefault("adjoint_params", tuple(self.func.parameters()))
         h, energy, frobenius = (s[-1] for s in solve(augmented, (x, zeros, zeros),
@@ -131,14 +133,7 @@ def median_ms(fn: Callable[[], Any], *, repeats: int = 5, warmup: int = 1,
         raise ValueError(f"repeats must be at least 1, not {repeats}")
     for _ in range(warmup):
         fn()
-    times = []
-    for _ in range(repeats):
-        _synchronize(device)
-        start = time.perf_counter()
-        fn()
-        _synchronize(device)
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+    return 1000 * statistics.median(timed(fn, device=device)[1] for _ in range(repeats))
 
 
 def step_profile(model: nn.Module, x: Tensor, y: Tensor, *, repeats: int = 3,

@@ -29,7 +29,7 @@ from .solvers import CountNFE, Dynamics
 __all__ = [
     "ConcatConv",
     "ConcatLinear",
-    "ECGDynamics",
+    "ConcatConvDynamics",
     "MLPDynamics",
     "MNISTDynamics",
     "ODEBlock",
@@ -161,6 +161,10 @@ class MLPDynamics(nn.Module):
         return h
 
 
+#: torchdiffeq's adaptive methods: they keep times and step sizes in float64 by default.
+ADAPTIVE_METHODS = frozenset({"dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun"})
+
+
 class ODEBlock(nn.Module):
     """A continuous-depth layer: ``h(t1)`` from ``h(t0) = x`` by ``dh/dt = func(t, h)``
     (05_neural_odes).
@@ -199,11 +203,20 @@ class ODEBlock(nn.Module):
         """Return the NFE so far and start counting from zero."""
         return self.func.reset()
 
+    def solve_kwargs(self, device: torch.device) -> dict[str, Any]:
+        """The keyword arguments of torchdiffeq's ``odeint`` for a state on ``device``: the
+        method, tolerances and options, with the adaptive solvers' time and step-size tensors
+        in float32 on Apple's MPS, which has no float64 (torchdiffeq's default there)."""
+        kwargs = dict(method=self.method, rtol=self.rtol, atol=self.atol, **self.solver_kwargs)
+        if device.type == "mps" and self.method in ADAPTIVE_METHODS:
+            kwargs["options"] = {"dtype": torch.float32, **(kwargs.get("options") or {})}
+        return kwargs
+
     def trajectory(self, x: Tensor, t: Tensor) -> Tensor:
         """The state at every time in ``t`` (increasing or decreasing, any spacing), stacked
         on a new leading dimension: shape ``(len(t), *x.shape)``; ``t[0]`` is the start."""
         t = t.to(dtype=x.dtype, device=x.device)
-        kwargs = dict(method=self.method, rtol=self.rtol, atol=self.atol, **self.solver_kwargs)
+        kwargs = self.solve_kwargs(x.device)
         if self.adjoint:
             return torchdiffeq.odeint_adjoint(self.func, x, t, **kwargs)
         return torchdiffeq.odeint(self.func, x, t, **kwargs)
@@ -341,13 +354,13 @@ def mnist_reference_odenet(
     time_as_bias: bool = False,
 ) -> nn.Sequential:
     """The ODE-Net of torchdiffeq's ``odenet_mnist`` example (10_fast_neural_odes): the MNIST
-    stem and head with GroupNorm instead of BatchNorm, ``ECGDynamics(dims=2)``; 208,266
+    stem and head with GroupNorm instead of BatchNorm, ``ConcatConvDynamics(dims=2)``; 208,266
     parameters. Defaults are the example's: dopri5 at rtol = atol = 1e-3, backpropagation
     through the solver (its ``--adjoint`` flag is off by default)."""
     gn = _group_norm
     stem = nn.Sequential(nn.Conv2d(1, 64, 3, 1), gn(), nn.ReLU(), nn.Conv2d(64, 64, 4, 2, 1),
                          gn(), nn.ReLU(), nn.Conv2d(64, 64, 4, 2, 1))
-    block = ODEBlock(ECGDynamics(dims=2, time_as_bias=time_as_bias),
+    block = ODEBlock(ConcatConvDynamics(dims=2, time_as_bias=time_as_bias),
                      **_solver(method, rtol, atol, step_size, adjoint))
     head = nn.Sequential(gn(), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
     return nn.Sequential(stem, block, head)
@@ -407,12 +420,12 @@ class PreActBlock1d(nn.Module):
         return x + self.conv2(torch.relu(self.norm2(out)))
 
 
-class ECGDynamics(nn.Module):
-    """The ECG ODE-Net's dynamics (09_ecg_resnet_vs_node): GN -> ReLU -> ConcatConv -> GN ->
-    ReLU -> ConcatConv -> GN, each ConcatConv a 3-tap Conv1d from 65 channels (the time
-    first) to 64 with bias: 25,472 parameters. The same dynamics in 2-D (``dims=2``, 3x3
-    convolutions, 75,392 parameters) are those of torchdiffeq's MNIST example
-    (10_fast_neural_odes)."""
+class ConcatConvDynamics(nn.Module):
+    """GN -> ReLU -> ConcatConv -> GN -> ReLU -> ConcatConv -> GN: the dynamics of
+    torchdiffeq's examples, in 1-D those of the ECG ODE-Net (09_ecg_resnet_vs_node: each
+    ConcatConv a 3-tap Conv1d from 65 channels, the time first, to 64 with bias; 25,472
+    parameters), in 2-D (``dims=2``: 3x3 convolutions, 75,392 parameters) those of
+    torchdiffeq's MNIST example (10_fast_neural_odes)."""
 
     def __init__(self, channels: int = 64, time_as_bias: bool = False, dims: int = 1) -> None:
         super().__init__()
@@ -446,13 +459,13 @@ def ecg_odenet(
     **solver_kwargs: Any,
 ) -> nn.Sequential:
     """The Math 179 report's ECG ODE-Net (09_ecg_resnet_vs_node): stem, one ODE block of
-    :class:`ECGDynamics` on [0, 1], head; 59,333 parameters.
+    :class:`ConcatConvDynamics` on [0, 1], head; 59,333 parameters.
 
     Defaults are the source's solver: torchdiffeq's ``odeint_adjoint`` with dopri5 at
     rtol = atol = 1e-3. Fixed-step methods (``euler``, ``midpoint``, ``rk4``) take
     ``step_size`` (without it, one step from 0 to 1). ``time_as_bias`` and further solver
     keyword arguments (e.g. ``adjoint_options``) are for 10_fast_neural_odes.
     """
-    block = ODEBlock(ECGDynamics(time_as_bias=time_as_bias),
+    block = ODEBlock(ConcatConvDynamics(time_as_bias=time_as_bias),
                      **_solver(method, rtol, atol, step_size, adjoint), **solver_kwargs)
     return nn.Sequential(_ecg_stem(), block, _ecg_head())

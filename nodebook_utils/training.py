@@ -80,13 +80,31 @@ def _take_nfe(blocks: list) -> int:
     return sum(block.reset_nfe() for block in blocks)
 
 
-def _synchronize(device: torch.device) -> None:
+def synchronize(device: torch.device | str) -> None:
     """Wait for queued GPU work (CUDA or Apple's MPS), so that a clock read afterwards
-    measures it."""
+    measures it (03_residual_networks); nothing to wait for on a CPU."""
+    device = torch.device(device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     elif device.type == "mps":
         torch.mps.synchronize()
+
+
+def timed(fn: Callable[..., Any], *args: Any, device: torch.device | str = "cpu"
+          ) -> tuple[Any, float]:
+    """``fn(*args)`` and its wall time in seconds, the device synchronised before and after
+    (03_residual_networks): the one clock of the course's measurements."""
+    synchronize(device)
+    start = time.perf_counter()
+    value = fn(*args)
+    synchronize(device)
+    return value, time.perf_counter() - start
+
+
+def accumulator_dtype(device: torch.device | str) -> torch.dtype:
+    """The dtype of running totals over many batches: float64, except on Apple's MPS, which
+    has no float64 (08_mnist_odenet)."""
+    return torch.float32 if torch.device(device).type == "mps" else torch.float64
 
 
 def _correct_tensor(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor | None:
@@ -137,7 +155,7 @@ def fit(
         for epoch in range(epochs):
             model.train()
             bar.set_description(f"epoch {epoch + 1}/{epochs}")
-            _synchronize(device)
+            synchronize(device)
             start = time.perf_counter()
             losses: list[torch.Tensor] = []
             total_loss = torch.zeros((), device=device)
@@ -174,7 +192,7 @@ def fit(
                         postfix["nfe"] = f"{nfe_forward}+{history.nfe_backward[-1]}"
                     bar.set_postfix(postfix, refresh=False)
                 bar.update()
-            _synchronize(device)
+            synchronize(device)
             history.seconds.append(time.perf_counter() - start)
             history.steps.append(steps)
             history.batch_loss.extend(torch.stack(losses).tolist() if losses else [])
@@ -218,9 +236,9 @@ def evaluate(
     model.to(device).eval()
     blocks = ode_blocks(model)
     _take_nfe(blocks)
-    _synchronize(device)
+    synchronize(device)
     start = time.perf_counter()
-    total_loss = torch.zeros((), device=device, dtype=torch.float64)
+    total_loss = torch.zeros((), device=device, dtype=accumulator_dtype(device))
     total_correct = torch.zeros((), device=device, dtype=torch.int64)
     seen, counted, batches_seen = 0, True, 0
     predicted, targets = [], []
@@ -231,7 +249,7 @@ def evaluate(
                 break
             x, y = x.to(device), y.to(device)
             output = model(x)
-            total_loss += loss_fn(output, y).double() * len(x)
+            total_loss += loss_fn(output, y).to(total_loss.dtype) * len(x)
             seen += len(x)
             batches_seen += 1
             correct = _correct_tensor(output, y)
@@ -241,7 +259,7 @@ def evaluate(
             if predictions:
                 predicted.append(output.argmax(dim=1))
                 targets.append(y)
-        _synchronize(device)
+        synchronize(device)
         seconds = time.perf_counter() - start
     finally:
         model.train(was_training)

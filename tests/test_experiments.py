@@ -15,7 +15,7 @@ def test_factories_have_the_sources_parameter_counts():
     assert count_parameters(models.ecg_resnet()) == 182_853
     assert count_parameters(models.ecg_odenet()) == 59_333
     assert count_parameters(models.PreActBlock1d()) == 24_832
-    assert count_parameters(models.ECGDynamics()) == 25_472
+    assert count_parameters(models.ConcatConvDynamics()) == 25_472
     assert count_parameters(models.mnist_odenet()) == 208_010
     assert count_parameters(models.mnist_resnet()) == 576_778
     assert count_parameters(models.spiral_dynamics()) == 252

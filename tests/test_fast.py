@@ -45,6 +45,34 @@ def test_penalties_of_a_linear_ode_have_their_closed_forms(adjoint):
     assert block.func.func.a.grad is not None and block.func.func.a.grad.item() > 0
 
 
+class Tanh(nn.Module):
+    """f(t, h) = tanh(h W): nonlinear, so the Jacobian penalty depends on the state."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(size, size, dtype=torch.float64) / size**0.5)
+
+    def forward(self, t, h):
+        return torch.tanh(h @ self.w)
+
+
+def test_adjoint_gradients_equal_backprop_behind_a_trainable_stem():
+    """The block's input requires grad (a stem before it), as in every real model."""
+    grads = {}
+    for adjoint in (False, True):
+        torch.manual_seed(0)
+        stem = nn.Linear(3, 4).double()
+        block = fast.RegularisedODEBlock(Tanh(4), kinetic=0.5, jacobian=0.5, method="dopri5",
+                                         rtol=1e-9, atol=1e-9, adjoint=adjoint)
+        x = torch.randn(6, 3, dtype=torch.float64)
+        torch.manual_seed(1)  # the same Hutchinson vectors in both runs
+        (block(stem(x)).pow(2).sum() + block.penalty).backward()
+        grads[adjoint] = [p.grad for p in (*stem.parameters(), *block.parameters())]
+    assert all(g is not None for g in grads[True])
+    for a, b in zip(grads[False], grads[True], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+
+
 def test_in_evaluation_the_block_is_a_plain_ode_block():
     torch.manual_seed(0)
     plain = ODEBlock(Linear(0.3), method="rk4", options={"step_size": 0.25})

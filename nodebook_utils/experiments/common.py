@@ -47,7 +47,6 @@ __all__ = [
     "spread",
     "summarise",
     "threads",
-    "timed",
 ]
 
 
@@ -227,17 +226,6 @@ def summarise(runs: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> dict[st
         if values and all(isinstance(v, (int, float)) for v in values):
             out[key] = spread(values)
     return out
-
-
-def timed(fn: Callable[..., Any], device: torch.device, *args: Any) -> tuple[Any, float]:
-    """``fn(*args)`` and its wall time in seconds, the device synchronised before and after."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    value = fn(*args)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return value, time.perf_counter() - start
 
 
 def jsonable(value: Any) -> Any:

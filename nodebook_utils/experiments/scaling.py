@@ -207,7 +207,7 @@ def run(**overrides: Any) -> dict[str, Any]:
         seed, repeats = config["seed"], config["repeats"]
         result["blocks"] = {
             "ecg_residual_block": count_parameters(models.PreActBlock1d()),
-            "ecg_ode_block": count_parameters(models.ECGDynamics()),
+            "ecg_ode_block": count_parameters(models.ConcatConvDynamics()),
             "ecg_resnet_blocks": sum(isinstance(m, models.PreActBlock1d)
                                      for m in models.ecg_resnet().modules()),
         }

@@ -36,6 +36,7 @@ from .. import data, models, seed_everything
 from ..config import get_settings
 from ..reproduce import sources
 from ..solvers import CountNFE
+from ..training import timed
 from . import common
 
 NAME = "spiral"
@@ -114,8 +115,8 @@ def train_one(
         start = torch.randint(0, len(t) - config["batch_time"], (config["batch_size"],),
                               generator=windows)
         batch_y = y[start[None, :] + offsets[:, None]]  # (batch_time, batch_size, 2)
-        _, elapsed = common.timed(_step, device, func, solve, optimizer, batch_y, batch_t, tol,
-                                  losses, nfe_forward, nfe_backward)
+        _, elapsed = timed(_step, func, solve, optimizer, batch_y, batch_t, tol, losses,
+                           nfe_forward, nfe_backward, device=device)
         seconds += elapsed
         if iteration in config["snapshots"]:  # outside the timed span
             learned = trajectory()
@@ -185,12 +186,6 @@ def _step(func, solve, optimizer, batch_y, batch_t, tol, losses, nfe_forward, nf
     losses.append(loss.item())
 
 
-def _mean_std(values: list[float]) -> dict[str, float]:
-    array = np.asarray(values, dtype=float)
-    std = float(array.std(ddof=1)) if len(array) > 1 else float("nan")
-    return {"mean": float(array.mean()), "std": std}
-
-
 def compare(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Mean ± standard deviation over seeds of time and final MSE per configuration, and for
     every pair of solvers (same adjoint setting, same seeds) the paired t-test on the final
@@ -209,10 +204,10 @@ def compare(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "solver": rs[0]["solver"],
             "adjoint": rs[0]["adjoint"],
             "seeds": [r["seed"] for r in rs],
-            "train_seconds": _mean_std([r["train_seconds"] for r in rs]),
-            "final_mse": _mean_std([r["final_mse"] for r in rs]),
-            **({"final_mse_accurate": _mean_std([r["final_mse_accurate"] for r in rs]),
-                "field_mse": _mean_std([r["field_mse"] for r in rs])}
+            "train_seconds": common.spread([r["train_seconds"] for r in rs]),
+            "final_mse": common.spread([r["final_mse"] for r in rs]),
+            **({"final_mse_accurate": common.spread([r["final_mse_accurate"] for r in rs]),
+                "field_mse": common.spread([r["field_mse"] for r in rs])}
                if all("field_mse" in r for r in rs) else {}),
             "nfe_forward_mean": float(np.mean([np.mean(r["nfe_forward"]) for r in rs])),
             "nfe_backward_mean": float(np.mean([np.mean(r["nfe_backward"]) for r in rs])),
