@@ -1,16 +1,22 @@
-"""How fast can the ECG Neural ODE train? One row per configuration, measured in one run
+"""How fast can the ECG Neural ODE train, and is it still an ODE? One row per configuration,
 beside the ResNet (10_fast_neural_odes).
 
 Every configuration trains the Math 179 report's 59,333-parameter ODE-Net (or its
 182,853-parameter ResNet) on the Kaggle protocol with the source's optimiser (SGD, lr 0.1,
 momentum 0.9, batch 128) through ``experiments.ecg.train_and_test``, the function lesson 09
-uses. A row holds the solver and its options, NFE per forward and backward pass, ms per
-training step, seconds per epoch, seconds to evaluate the test set, peak training memory,
-test accuracy (mean and standard deviation over seeds), the ratios to the ResNet of this run,
-and "is it still an ODE?": the test accuracy of the trained model when its ODE is solved
-accurately (dopri5, rtol = atol = 1e-5) instead of with the training solver.
+uses, each seed with its own seeded initialisation and data order. The run has three phases
+(:func:`nodebook_utils.fast.run_benchmark`):
 
-    python benchmarks/ecg_speed.py --quick --json /tmp/ecg_speed.json   # < 10 min, 2 cores
+1. train every seed of every row for the same epochs, test it, and re-solve it accurately
+   (dopri5, rtol = atol = 1e-5): "is it still an ODE?" (Ott et al., ICLR 2021);
+2. time every row's trained model in one process, one row after another (the ResNet first
+   and again last): a training step on the same batches, and the test set's evaluation;
+3. measure the tensor memory of a training step, after all timing.
+
+Trained weights and finished seeds are kept in ``$NODEBOOK_DATA/benchmarks/ecg_speed-<mode>``:
+an interrupted run continues where it stopped when started again with the same settings.
+
+    python benchmarks/ecg_speed.py --quick --json /tmp/ecg_speed.json   # minutes, 2 cores
     python benchmarks/ecg_speed.py --json benchmarks/results/ecg_speed.json   # the full run
 
 Times are only compared as ratios within one run. This is a script, not a test: a test runs
@@ -20,93 +26,77 @@ it with tiny settings and checks the table's structure, never a time.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
 from nodebook_utils import fast, models
 from nodebook_utils.config import get_settings
 from nodebook_utils.experiments import ecg
-from nodebook_utils.experiments.common import jsonable
-from nodebook_utils.memory import training_step_memory
-from nodebook_utils.training import evaluate
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import add_ratios, avg, finish, mean_std  # noqa: E402
-
-
-@dataclass(frozen=True)
-class Configuration:
-    """One row: the model, its solver options and the seeds it is trained with."""
-
-    name: str
-    solver: dict[str, Any] | None = None  # None: the ResNet
-    time_as_bias: bool = False
-    compile: bool = False
-    regularise: dict[str, float] | None = None  # kinetic / jacobian weights (RNODE)
-    full_seeds: int = 1
-    full_epochs: int = 5  # the slow adaptive configurations train one epoch in the full run
-    notes: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def factory(self) -> Callable[[], nn.Module]:
-        """A function that builds a fresh model of this configuration."""
-        def build() -> nn.Module:
-            if self.solver is None:
-                return models.ecg_resnet()
-            model = models.ecg_odenet(**self.solver, time_as_bias=self.time_as_bias,
-                                      **self.extra)
-            if self.regularise:  # the same dynamics (same initial weights) in an RNODE block
-                old = model[1]
-                model[1] = fast.RegularisedODEBlock(
-                    old.func.func, **self.regularise, method=old.method, rtol=old.rtol,
-                    atol=old.atol, adjoint=old.adjoint, **old.solver_kwargs)
-            if self.compile:
-                for block in models.ode_blocks(model):
-                    block.func.func = torch.compile(block.func.func)
-                warm_up(model)
-            return model
-        return build
-
 
 ORIGINAL = {"method": "dopri5", "rtol": 1e-3, "atol": 1e-3, "adjoint": True}
-SLOW = 1  # epochs of the adaptive configurations in the full run: 5 would take about 2.5 h
+
+
+def fixed(method: str, steps: int = 1) -> dict[str, Any]:
+    """A fixed-step solver with ``steps`` steps on [0, 1], trained by backpropagation."""
+    return {"method": method, "step_size": 1 / steps, "adjoint": False}
+
+
+def row(name: str, solver: dict[str, Any] | None, *, seeds: int = 1, time_as_bias: bool = False,
+        compile: bool = False, regularise: dict[str, float] | None = None,
+        steer: float | None = None, notes: str = "", **extra: Any) -> fast.Row:
+    """A configuration: the ResNet (``solver=None``) or the ODE-Net with ``solver``, the time
+    channel as a bias map, its dynamics compiled, regularised (kinetic and Jacobian weights),
+    or trained with a random end time in [1 - steer, 1 + steer] (STEER)."""
+    def build() -> nn.Module:
+        if solver is None:
+            return models.ecg_resnet()
+        model = models.ecg_odenet(**solver, time_as_bias=time_as_bias, **extra)
+        if regularise:  # the same dynamics (same initial weights) in an RNODE block
+            fast.regularise(model, **regularise)
+        if steer is not None:
+            fast.steer(model, spread=steer)
+        if compile:
+            for block in models.ode_blocks(model):
+                block.func.func = torch.compile(block.func.func)
+            warm_up(model)
+        return model
+
+    details = {"solver": solver, "options": {"time_as_bias": time_as_bias, "compile": compile,
+                                             "regularise": regularise, "steer": steer, **extra}}
+    return fast.Row(name, build, seeds=seeds, regularised=bool(regularise), notes=notes,
+                    details=details)
+
+
 CONFIGURATIONS = (
-    Configuration("resnet", None, full_seeds=3, notes="six pre-activation residual blocks"),
-    Configuration("original: dopri5 + adjoint, tol 1e-3", ORIGINAL, full_epochs=SLOW,
-                  notes="the Math 179 report's solver"),
-    Configuration("dopri5, tol 1e-3, no adjoint", {**ORIGINAL, "adjoint": False},
-                  full_epochs=SLOW, notes="backpropagation through the solver's steps"),
-    Configuration("dopri5 + adjoint (seminorm), tol 1e-3", ORIGINAL, full_epochs=SLOW,
-                  extra={"adjoint_options": {"norm": "seminorm"}},
-                  notes="Kidger, Chen & Lyons (2021)"),
-    Configuration("dopri5, tol 1e-2, no adjoint", {**ORIGINAL, "rtol": 1e-2, "atol": 1e-2,
-                                                   "adjoint": False}, full_epochs=SLOW),
-    Configuration("dopri5, tol 1e-3, no adjoint, kinetic + Jacobian regularised",
-                  {**ORIGINAL, "adjoint": False}, regularise={"kinetic": 0.01, "jacobian": 0.01},
-                  full_epochs=SLOW,
-                  notes="Finlay et al. (2020); fewer steps for the adaptive solver"),
-    Configuration("euler, 6 steps", {"method": "euler", "step_size": 1 / 6, "adjoint": False}),
-    Configuration("midpoint, 2 steps", {"method": "midpoint", "step_size": 1 / 2,
-                                        "adjoint": False}),
-    Configuration("rk4, 1 step", {"method": "rk4", "step_size": 1.0, "adjoint": False}),
-    Configuration("midpoint, 1 step, time as bias", {"method": "midpoint", "step_size": 1.0,
-                                                     "adjoint": False},
-                  time_as_bias=True, full_seeds=3),
-    Configuration("rk4, 1 step, time as bias", {"method": "rk4", "step_size": 1.0,
-                                                "adjoint": False}, time_as_bias=True),
-    Configuration("rk4, 1 step, time as bias, torch.compile", {"method": "rk4", "step_size": 1.0,
-                                                               "adjoint": False},
-                  time_as_bias=True, compile=True,
-                  notes="dynamics compiled by torch.compile; compiled before training, untimed"),
+    row("resnet", None, seeds=3, notes="six pre-activation residual blocks"),
+    row("original: dopri5 + adjoint, tol 1e-3", ORIGINAL, notes="the Math 179 report's solver"),
+    row("dopri5, tol 1e-3, no adjoint", {**ORIGINAL, "adjoint": False},
+        notes="backpropagation through the solver's steps"),
+    row("dopri5 + adjoint (seminorm), tol 1e-3", ORIGINAL,
+        adjoint_options={"norm": "seminorm"}, notes="Kidger, Chen & Lyons (2021)"),
+    row("dopri5, tol 1e-2, no adjoint", {**ORIGINAL, "rtol": 1e-2, "atol": 1e-2,
+                                         "adjoint": False}),
+    row("dopri5, tol 1e-3, no adjoint, kinetic + Jacobian regularised",
+        {**ORIGINAL, "adjoint": False}, regularise={"kinetic": 0.01, "jacobian": 0.01},
+        notes="Finlay et al. (2020); fewer steps for the adaptive solver"),
+    row("euler, 6 steps", fixed("euler", 6)),
+    row("midpoint, 2 steps", fixed("midpoint", 2)),
+    row("rk4, 1 step", fixed("rk4")),
+    row("midpoint, 1 step, time as bias", fixed("midpoint"), time_as_bias=True, seeds=3),
+    row("midpoint, 1 step, time as bias, STEER 0.5", fixed("midpoint"), time_as_bias=True,
+        steer=0.5, seeds=3, notes="end time drawn from [0.5, 1.5] per batch (Ghosh et al., "
+        "2020): one step of varying size"),
+    row("heun3, 1 step, time as bias", fixed("heun3"), time_as_bias=True, seeds=3,
+        notes="Heun's third-order method: three evaluations"),
+    row("heun3, 1 step, time as bias, STEER 0.5", fixed("heun3"), time_as_bias=True,
+        steer=0.5, seeds=3),
+    row("rk4, 1 step, time as bias", fixed("rk4"), time_as_bias=True, seeds=3),
+    row("rk4, 1 step, time as bias, torch.compile", fixed("rk4"), time_as_bias=True,
+        compile=True, notes="dynamics compiled by torch.compile before training, untimed"),
 )
 
 
@@ -119,73 +109,6 @@ def warm_up(model: nn.Module, batch: int = 128) -> None:
     model.zero_grad(set_to_none=True)
     for block in models.ode_blocks(model):
         block.reset_nfe()
-
-
-def still_an_ode(model: nn.Module, loader: DataLoader, device: torch.device) -> dict[str, Any]:
-    """Test accuracy and NFE when the trained model's ODE blocks are solved accurately
-    (:data:`fast.ACCURATE`), the training solver restored afterwards (Ott et al., ICLR 2021)."""
-    with fast.accurate_solve(model):
-        result = evaluate(model, loader, device=device, progress=False)
-    return {"accuracy": result["accuracy"], "nfe": result.get("nfe"), **fast.ACCURATE}
-
-
-def measure(config: Configuration, split: dict, *, seeds: int, epochs: int,
-            max_batches: int | None, device: torch.device, check_ode: bool) -> dict[str, Any]:
-    """Train ``config`` once per seed and summarise the runs as one row."""
-    runs, accurate, built = [], [], []
-    build = config.factory()
-
-    def factory() -> nn.Module:  # keeps the trained model for the accurate solve
-        built.append(build())
-        return built[-1]
-
-    for seed in range(seeds):
-        run = ecg.train_and_test("resnet" if config.solver is None else "odenet", split,
-                                 epochs=epochs, max_batches=max_batches, seed=seed,
-                                 device=device, progress=False, factory=factory,
-                                 make_loss=fast.regularised_loss if config.regularise else None)
-        runs.append(run)
-        if check_ode and config.solver is not None and seed == 0:  # the first seed's model
-            test = DataLoader(TensorDataset(*split["test"]), batch_size=256)
-            accurate.append(still_an_ode(built[-1], test, device))
-    # after this row's timed training; the meter changes nothing about the model
-    train = DataLoader(TensorDataset(*split["train"]), batch_size=128)
-    memory = training_step_memory(built[0], next(iter(train)), device)
-    accuracy = mean_std([r["test"]["accuracy"] for r in runs])
-    first = runs[0]
-    row = {
-        "name": config.name,
-        "notes": config.notes,
-        "solver": config.solver,
-        "options": {"time_as_bias": config.time_as_bias, "compile": config.compile,
-                    "regularise": config.regularise, **config.extra},
-        "parameters": first["parameters"],
-        "seeds": seeds,
-        "steps": first["budget"]["steps"],
-        "epochs": first["budget"]["full_epochs"],
-        "nfe_forward": avg(r["nfe"]["forward_mean"] for r in runs),
-        "nfe_backward": avg(r["nfe"]["backward_mean"] for r in runs),
-        "train_step_ms": avg(r["timing"]["train_step_ms"] for r in runs),
-        "seconds_per_epoch": avg(r["timing"]["seconds_per_epoch"] for r in runs),
-        "eval_test_seconds": avg(r["timing"]["eval_test_seconds"] for r in runs),
-        "eval_nfe": avg(r["nfe"]["eval_mean"] for r in runs),
-        "peak_memory_mb": memory["peak_mib"],
-        "saved_memory_mb": memory["saved_mib"],
-        "memory_measure": memory["measure"],
-        "test_accuracy_mean": accuracy[0],
-        "test_accuracy_std": accuracy[1],
-        "test_accuracies": [r["test"]["accuracy"] for r in runs],
-        "macro_f1_mean": avg(r["test"]["macro_f1"] for r in runs),
-    }
-    if accurate:
-        row["accurate_solve"] = {  # seed 0's model, beside its accuracy with its own solver
-            "solver": fast.ACCURATE,
-            "seeds": len(accurate),
-            "test_accuracy_mean": mean_std([a["accuracy"] for a in accurate])[0],
-            "training_solver_accuracy": runs[0]["test"]["accuracy"],
-            "nfe": avg(a["nfe"] for a in accurate),
-        }
-    return row
 
 
 SUBSET_SEED = 0  # the quick mode's validation and test beats
@@ -211,16 +134,50 @@ def majority_baseline(split: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> fl
     return float((split["test"][1] == majority).double().mean())
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
+def task(split: dict[str, tuple[torch.Tensor, torch.Tensor]], *, max_batches: int | None,
+         timing_steps: int, device: torch.device) -> fast.Task:
+    """The ECG task: training through lesson 09's ``train_and_test``; the timing batches
+    are the first of a seeded shuffle of the training beats, the same for every row."""
+    def train(config: fast.Row, seed: int, epochs: int) -> tuple[nn.Module, dict[str, Any]]:
+        built: list[nn.Module] = []
+
+        def factory() -> nn.Module:  # called right after seeding: seeded initial weights
+            built.append(config.build())
+            return built[-1]
+
+        run = ecg.train_and_test("resnet" if "resnet" in config.name else "odenet", split,
+                                 epochs=epochs, max_batches=max_batches, seed=seed,
+                                 device=device, progress=False, factory=factory,
+                                 make_loss=config.loss if config.regularised else None)
+        return built[-1], {
+            "test_accuracy": run["test"]["accuracy"], "macro_f1": run["test"]["macro_f1"],
+            "parameters": run["parameters"], "steps": run["budget"]["steps"],
+            "epochs": run["budget"]["full_epochs"],
+            "trained_step_ms": run["timing"]["train_step_ms"]}
+
+    x, y = split["train"]
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+    batches = [(x[i], y[i]) for i in order[: 128 * timing_steps].split(128)]
+    test = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*split["test"]),
+                                       batch_size=256)
+    steps_per_epoch = -(-len(y) // 128)
+    return fast.Task("ecg_speed", train, test, batches, steps_per_epoch, device)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    """The command line, checked before anything trains."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="100 steps, one seed, a test subset (under 10 min)")
+                        help="100 steps, one seed, a test subset (minutes)")
     parser.add_argument("--json", type=Path, help="write {hardware, rows, ...} here")
-    parser.add_argument("--only", nargs="*", help="configuration names to run (and resnet)")
+    parser.add_argument("--only", nargs="*", default=[],
+                        help="configuration names to run (and resnet)")
     parser.add_argument("--steps", type=int, help="training steps per epoch (default: all)")
     parser.add_argument("--epochs", type=int, help="epochs for every configuration "
-                        "(default: 5, 1 for the slow adaptive ones; quick: 1)")
+                        "(default 5; quick: 1)")
     parser.add_argument("--seeds", type=int, help="seeds for every configuration")
+    parser.add_argument("--timing-steps", type=int,
+                        help="training steps timed per configuration (default 100; quick: 20)")
     parser.add_argument("--test-beats", type=int,
                         help="validate and test on N beats of each, drawn at random (seed 0), "
                         "stratified by class (quick: 2048)")
@@ -229,45 +186,62 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--records", nargs="*", help="MIT-BIH records (default: all 48)")
     parser.add_argument("--quiet", action="store_true",
                         help="print nothing (the caller shows the result: lesson 10)")
+    parser.add_argument("--weights", type=Path, help="keep trained weights and finished seeds "
+                        "here (default: $NODEBOOK_DATA/benchmarks/ecg_speed-<mode>)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="discard what an earlier run left in the weights folder")
     args = parser.parse_args(argv)
+    names = [c.name for c in CONFIGURATIONS]
+    unknown = [n for n in args.only if n not in names]
+    if unknown:
+        parser.error(f"unknown configuration(s) {unknown}; choose from {names}")
+    for flag in ("steps", "epochs", "seeds", "timing_steps", "test_beats"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be at least 1, not {value}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse(argv)
     quick = args.quick
     steps = args.steps or (100 if quick else None)
     test_beats = args.test_beats or (2048 if quick else None)
-    configs = [c for c in CONFIGURATIONS
-               if (not args.only or c.name == "resnet" or c.name in args.only)
-               and not (args.skip_compile and c.compile)]
-    device = torch.device(get_settings().device)
-    start = time.perf_counter()
+    epochs = args.epochs or (1 if quick else None)  # None: each row's own (5)
+    timing_steps = args.timing_steps or (20 if quick else 100)
+    rows = [c for c in CONFIGURATIONS
+            if (not args.only or c.name == "resnet" or c.name in args.only)
+            and not (args.skip_compile and c.details["options"]["compile"])]
+    if args.seeds:
+        rows = [fast.Row(**{**c.__dict__, "seeds": args.seeds}) for c in rows]
+    if quick and not args.seeds:
+        rows = [fast.Row(**{**c.__dict__, "seeds": 1}) for c in rows]
+    settings = get_settings()
+    device = torch.device(settings.device)
     split = ecg.load_data("kaggle", records=args.records)
     if test_beats and test_beats >= len(split["test"][1]):
         test_beats = None  # the whole test split
     if test_beats:  # the validation beats are cut as well: they cost time, not the measure
         split = subset_split(split, test_beats)
-    rows = []
-    for config in configs:
-        seeds = args.seeds or (1 if quick else config.full_seeds)
-        epochs = args.epochs or (1 if quick else config.full_epochs)
-        rows.append(measure(config, split, seeds=seeds, epochs=epochs, max_batches=steps,
-                            device=device, check_ode=True))
-        if not args.quiet:
-            print(f"{config.name}: {rows[-1]['train_step_ms']:.0f} ms/step, test accuracy "
-                  f"{rows[-1]['test_accuracy_mean']:.4f}", file=sys.stderr, flush=True)
-        if args.json:  # what is measured so far survives a crash or an interruption
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.with_suffix(".partial.json").write_text(json.dumps(jsonable(rows)),
-                                                              encoding="utf-8")
-    add_ratios(rows, "resnet", "original")
-    return finish({
-        "benchmark": "ecg_speed",
-        "mode": "quick" if quick else "full",
-        "protocol": "kaggle",
-        "budget": {"epochs": sorted({row["epochs"] for row in rows}), "steps_per_epoch": steps,
+    mode = "quick" if quick else "full"
+    info = {
+        "mode": mode, "protocol": "kaggle",
+        "budget": {"epochs": epochs or 5, "steps_per_epoch": steps,
+                   "timing_steps": timing_steps,
                    "test_beats": len(split["test"][1]), "train_beats": len(split["train"][1]),
+                   "records": args.records or "all 48",
                    "test_subset": (f"{test_beats} beats drawn at random (seed {SUBSET_SEED}), "
                                    "stratified by class" if test_beats else "all"),
                    "test_class_counts": torch.bincount(split["test"][1], minlength=5).tolist(),
                    "majority_baseline_test_accuracy": majority_baseline(split)},
-    }, rows, device, start, args.json, quiet=args.quiet)
+    }
+    weights = args.weights or settings.data_dir / "benchmarks" / f"ecg_speed-{mode}"
+    if args.fresh and weights.exists():
+        shutil.rmtree(weights)
+    return fast.run_benchmark(
+        rows, task(split, max_batches=steps, timing_steps=timing_steps, device=device),
+        baseline="resnet", original="original", json_path=args.json, weights=weights,
+        epochs=epochs, info=info, quiet=args.quiet)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ def test_adjoint_row_trains_with_the_adjoint_and_names_its_result(tmp_path):
     path = tmp_path / "adjoint.json"
     load("mnist_speed").main(["--quick", "--epochs", "1", "--steps", "2", "--limit", "512",
                               "--test-images", "64", "--only", ADJOINT,
-                              "--name", "mnist_speed_adjoint", "--json", str(path)])
+                              "--timing-steps", "2", "--name", "mnist_speed_adjoint",
+                              "--weights", str(tmp_path / "w"), "--json", str(path)])
     result = json.loads(path.read_text(encoding="utf-8"))
     assert result["benchmark"] == "mnist_speed_adjoint"
     resnet, adjoint = result["rows"]

@@ -8,10 +8,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from nodebook_utils import data
+from nodebook_utils import data, fast, memory
 from nodebook_utils.experiments import ecg
 
 ROOT = Path(__file__).resolve().parents[1]
+ROWS = ["original: dopri5 + adjoint, tol 1e-3", "rk4, 1 step, time as bias",
+        "dopri5, tol 1e-3, no adjoint, kinetic + Jacobian regularised",
+        "midpoint, 1 step, time as bias, STEER 0.5"]
+TINY = ["--quick", "--records", *data.FAST_RECORDS, "--steps", "2", "--test-beats", "48",
+        "--timing-steps", "2", "--skip-compile"]
 
 
 def load(name: str):
@@ -26,48 +31,46 @@ def load(name: str):
 @pytest.fixture(scope="module")
 def ecg_speed(tmp_path_factory):
     module = load("ecg_speed")
-    path = tmp_path_factory.mktemp("bench") / "ecg_speed.json"
-    only = ["original: dopri5 + adjoint, tol 1e-3", "rk4, 1 step, time as bias",
-            "dopri5, tol 1e-3, no adjoint, kinetic + Jacobian regularised"]
-    module.main(["--quick", "--records", *data.FAST_RECORDS, "--steps", "2", "--test-beats", "48",
-                 "--only", *only, "rk4, 1 step, time as bias, torch.compile", "--skip-compile",
-                 "--json", str(path)])
-    return module, json.loads(path.read_text())
+    folder = tmp_path_factory.mktemp("bench")
+    path = folder / "ecg_speed.json"
+    module.main([*TINY, "--only", *ROWS, "rk4, 1 step, time as bias, torch.compile",
+                 "--weights", str(folder / "weights"), "--json", str(path), "--quiet"])
+    return module, json.loads(path.read_text(encoding="utf-8")), folder
 
 
 def test_ecg_speed_quick_writes_the_contracted_json(ecg_speed):
-    module, result = ecg_speed
+    module, result, _ = ecg_speed
     assert result["mode"] == "quick" and "summary" in result["hardware"]
     names = [row["name"] for row in result["rows"]]
-    assert names[0] == "resnet" and len(names) == 4
-    assert any("dopri5" in n and "adjoint" in n for n in names)
+    assert names == ["resnet", ROWS[0], ROWS[2], ROWS[3], ROWS[1]]  # the configurations' order
     keys = {"name", "train_step_ms", "train_ratio", "eval_ratio", "nfe_forward", "nfe_backward",
-            "peak_memory_mb", "test_accuracy_mean", "test_accuracy_std", "seeds"}
+            "peak_memory_mb", "test_accuracy_mean", "test_accuracy_std", "seeds", "epochs"}
     for row in result["rows"]:
         assert keys <= set(row)
-        assert row["seeds"] == 1 and row["steps"] == 2
+        assert row["seeds"] == 1 and row["steps"] == 2 and 0 < row["epochs"] < 1
+        assert row["test_accuracy_std"] is None  # one seed: no spread measured
         assert 0.0 <= row["test_accuracy_mean"] <= 1.0
-    resnet, original, regularised, fast = result["rows"]
+    resnet, original, regularised, steer, fixed = result["rows"]
     assert regularised["options"]["regularise"] == {"kinetic": 0.01, "jacobian": 0.01}
     assert regularised["parameters"] == 59_333 and regularised["nfe_backward"] == 0
     assert resnet["train_ratio"] == 1.0 and resnet["nfe_forward"] is None
-    assert resnet["parameters"] == 182_853
-    assert original["parameters"] == fast["parameters"] == 59_333
-    assert fast["nfe_forward"] == 4 and fast["nfe_backward"] == 0  # rk4, one step, backprop
+    assert resnet["parameters"] == 182_853 and "baseline_drift" in resnet
+    assert original["parameters"] == fixed["parameters"] == steer["parameters"] == 59_333
+    assert fixed["nfe_forward"] == 4 and fixed["nfe_backward"] == 0  # rk4, one step, backprop
+    assert steer["nfe_forward"] == 2 and steer["options"]["steer"] == 0.5
     assert original["nfe_forward"] >= 8 and original["nfe_backward"] > 0  # dopri5, adjoint
-    for row in (original, regularised, fast):  # "is it still an ODE?" solved accurately
-        accurate = row["accurate_solve"]
-        assert accurate["solver"]["method"] == "dopri5" and accurate["seeds"] == 1
-        assert 0.0 <= accurate["test_accuracy_mean"] <= 1.0
-        assert accurate["training_solver_accuracy"] == row["test_accuracies"][0]
-    assert "accurate_solve" not in resnet
-    assert all(0 < e < 1 for e in result["budget"]["epochs"])  # 2 steps: part of an epoch
+    for row in (original, regularised, steer, fixed):  # "is it still an ODE?", every seed
+        assert row["resolve_solver"]["method"] == "dopri5" and row["resolve_seeds"] == 1
+        assert 0.0 <= row["resolve_accuracy_mean"] <= 1.0
+        assert row["resolve_drop_mean"] == pytest.approx(
+            100 * (row["test_accuracies"][0] - row["resolve_accuracies"][0]))
+    assert "resolve_accuracy_mean" not in resnet
 
 
 def test_ecg_speed_quick_tests_on_a_stratified_random_subset_not_the_first_beats(ecg_speed):
     """The test split is ordered by record: its first beats are a few patients' (lesson 10's
     quick run once scored every model on 5 patients, 61 % normal and 38 % paced beats)."""
-    module, result = ecg_speed
+    module, result, _ = ecg_speed
     budget = result["budget"]
     labels = ecg.load_data("kaggle", records=list(data.FAST_RECORDS))["test"][1]
     counts = torch.bincount(labels, minlength=5)
@@ -79,6 +82,45 @@ def test_ecg_speed_quick_tests_on_a_stratified_random_subset_not_the_first_beats
                zip(budget["test_class_counts"], expected.tolist(), strict=True))
     assert 0.0 < budget["majority_baseline_test_accuracy"] <= 1.0
     assert "stratified" in budget["test_subset"]
+
+
+def test_ecg_speed_continues_an_interrupted_run_without_training_again(ecg_speed, monkeypatch):
+    module, result, folder = ecg_speed
+    monkeypatch.setattr(ecg, "train_and_test", lambda *a, **k: pytest.fail("trained again"))
+    again = module.main([*TINY, "--only", *ROWS, "--weights", str(folder / "weights"),
+                         "--quiet"])
+    assert ([r["test_accuracies"] for r in again["rows"]]
+            == [r["test_accuracies"] for r in result["rows"]])
+    with pytest.raises(ValueError, match="other settings"):  # never mixes two runs' seeds
+        module.main([*TINY, "--epochs", "2", "--weights", str(folder / "weights"), "--quiet"])
+
+
+def test_memory_is_measured_after_every_timing(tmp_path, monkeypatch):
+    """The first memory measurement in a process changes the allocator's behaviour for the
+    rest of it: no row may be timed after any row's memory was measured."""
+    calls = []
+    time_row, meter = fast.time_row, memory.training_step_memory
+    monkeypatch.setattr(fast, "time_row", lambda *a, **k: calls.append("time") or
+                        time_row(*a, **k))
+    monkeypatch.setattr(memory, "training_step_memory", lambda *a, **k: calls.append("memory")
+                        or meter(*a, **k))
+    load("ecg_speed").main([*TINY, "--only", ROWS[1], "--weights", str(tmp_path), "--quiet"])
+    assert calls == ["time"] * 3 + ["memory"] * 2  # the ResNet timed first and last
+
+
+@pytest.mark.parametrize(("script", "argv", "message"), [
+    ("ecg_speed", ["--only", "rk4, one step"], "unknown configuration"),
+    ("ecg_speed", ["--steps", "-1"], "--steps must be at least 1"),
+    ("ecg_speed", ["--seeds", "0"], "--seeds must be at least 1"),
+    ("mnist_speed", ["--only", "no such row"], "unknown configuration"),
+    ("mnist_speed", ["--test-images", "20000"], "10,000 test images"),
+    ("mnist_speed", ["--limit", "6000"], "5,000 images"),
+    ("mnist_speed", ["--epochs", "0"], "--epochs must be at least 1"),
+])
+def test_bad_flags_stop_before_anything_trains(script, argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        load(script).parse(argv)
+    assert stop.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_subset_split_draws_each_class_in_proportion_from_a_record_ordered_split():
@@ -98,19 +140,13 @@ def test_subset_split_draws_each_class_in_proportion_from_a_record_ordered_split
     assert module.majority_baseline(cut) == 0.7
 
 
-def test_ecg_speed_table_has_one_row_per_configuration(ecg_speed):
-    module, result = ecg_speed
-    lines = load("bench").table(result["rows"], "resnet").splitlines()
-    assert len(lines) == 2 + len(result["rows"])
-    assert all(line.count("|") == 11 for line in lines)
-
-
-def test_configurations_cover_what_issue_11_names():
+def test_configurations_cover_the_remedies_lesson_10_compares():
     module = load("ecg_speed")
     names = " ".join(c.name for c in module.CONFIGURATIONS)
     for word in ("original", "no adjoint", "seminorm", "tol 1e-2", "euler", "midpoint", "rk4",
-                 "time as bias", "regularised", "torch.compile"):
+                 "heun3", "time as bias", "regularised", "torch.compile", "STEER"):
         assert word in names
+    assert len({c.name for c in module.CONFIGURATIONS}) == len(module.CONFIGURATIONS)
 
 
 def test_mnist_speed_quick_writes_the_contracted_json(tmp_path):
@@ -119,27 +155,33 @@ def test_mnist_speed_quick_writes_the_contracted_json(tmp_path):
     only = ["reference: torchdiffeq odenet_mnist, dopri5 tol 1e-3",
             "reference network, rk4, 1 step, time as bias"]
     module.main(["--quick", "--epochs", "1", "--steps", "2", "--limit", "512",
-                 "--test-images", "64", "--only", *only, "--json", str(path)])
-    result = json.loads(path.read_text())
-    resnet, reference, fast = result["rows"]
+                 "--timing-steps", "2", "--only", *only, "--weights", str(tmp_path / "w"),
+                 "--json", str(path)])
+    result = json.loads(path.read_text(encoding="utf-8"))
+    assert result["budget"]["train_images"] == 512
+    assert result["budget"]["test_images"] == 2000  # --limit cuts the training images only
+    resnet, reference, fixed = result["rows"]
     assert "reference" in reference["name"] and reference["parameters"] == 208_266
-    assert resnet["parameters"] == 576_778 and fast["parameters"] == 208_266
+    assert resnet["parameters"] == 576_778 and fixed["parameters"] == 208_266
     for row in result["rows"]:
         assert {"name", "train_step_ms", "train_ratio", "eval_ratio", "nfe_forward",
-                "nfe_backward", "peak_memory_mb", "test_accuracy", "test_accuracy_mean",
-                "test_accuracy_std", "seeds"} <= set(row)
-        assert row["steps"] == 2 and 0.0 <= row["test_accuracy"] <= 1.0
-    assert fast["nfe_forward"] == 4 and fast["nfe_backward"] == 0
+                "nfe_backward", "peak_memory_mb", "test_accuracy_mean", "test_accuracy_std",
+                "seeds", "epochs"} <= set(row)
+        assert row["steps"] == 2 and 0.0 <= row["test_accuracy_mean"] <= 1.0
+    for row in (reference, fixed):
+        assert {"resolve_accuracy_mean", "resolve_drop_mean", "resolve_seeds"} <= set(row)
+    assert fixed["nfe_forward"] == 4 and fixed["nfe_backward"] == 0
     assert reference["nfe_forward"] >= 8 and reference["nfe_backward"] == 0  # no adjoint
-    assert fast["speedup_over_reference"] == pytest.approx(
-        reference["train_step_ms"] / fast["train_step_ms"])
+    assert fixed["speedup_over_reference"] == pytest.approx(
+        reference["train_step_ms"] / fixed["train_step_ms"])
 
 
 @pytest.mark.parametrize(("name", "original"), [("ecg_speed", "original"),
                                                 ("mnist_speed", "reference")])
 def test_readme_shows_the_committed_runs_with_their_hardware(name, original):
-    result = json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text())
+    result = json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text(
+        encoding="utf-8"))
     assert result["mode"] == "full" and result["hardware"]["summary"]
-    table = load("bench").readme_table(result, original)
-    assert table in (ROOT / "README.md").read_text(), (
-        f"paste bench.readme_table(<{name}.json>, {original!r}) into README.md")
+    table = fast.readme_table(result, original)
+    assert table in (ROOT / "README.md").read_text(encoding="utf-8"), (
+        f"paste fast.readme_table(<{name}.json>, {original!r}) into README.md")
