@@ -188,6 +188,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="print nothing (the caller shows the result: lesson 10)")
     parser.add_argument("--weights", type=Path, help="keep trained weights and finished seeds "
                         "here (default: $NODEBOOK_DATA/benchmarks/ecg_speed-<mode>)")
+    parser.add_argument("--train-only", action="store_true",
+                        help="train (and re-solve) every seed, then stop: no timing, no JSON "
+                        "(training can share the machine; timing cannot)")
     parser.add_argument("--fresh", action="store_true",
                         help="discard what an earlier run left in the weights folder")
     args = parser.parse_args(argv)
@@ -241,7 +244,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return fast.run_benchmark(
         rows, task(split, max_batches=steps, timing_steps=timing_steps, device=device),
         baseline="resnet", original="original", json_path=args.json, weights=weights,
-        epochs=epochs, info=info, quiet=args.quiet)
+        epochs=epochs, info=info, quiet=args.quiet, train_only=args.train_only)
 
 
 if __name__ == "__main__":

@@ -558,13 +558,15 @@ def readme_table(result: dict[str, Any], original: str) -> str:
 
 def run_benchmark(rows: list[Row], task: Task, *, baseline: str, original: str,
                   json_path: Path | None, weights: Path, epochs: int | None = None,
-                  info: dict[str, Any] | None = None, quiet: bool = False) -> dict[str, Any]:
+                  info: dict[str, Any] | None = None, quiet: bool = False,
+                  train_only: bool = False) -> dict[str, Any]:
     """A speed benchmark in three phases: train every seed of every row, then time every
     row's trained model in this one process, then measure memory. The trained weights and
     each finished seed's record go to the folder ``weights`` (outside the repository), so a
     rerun with the same settings continues an interrupted run. Writes ``{benchmark, mode,
     budget, ..., hardware, environment, rows}`` to ``json_path`` and returns it; prints the
-    table unless ``quiet``."""
+    table unless ``quiet``. ``train_only`` stops after the first phase: training does not
+    need the machine to itself, timing does."""
     from .experiments.common import environment, hardware, jsonable
 
     log = (lambda text: None) if quiet else (lambda text: print(text, file=sys.stderr,
@@ -574,6 +576,8 @@ def run_benchmark(rows: list[Row], task: Task, *, baseline: str, original: str,
     records = train_rows(rows, task, epochs=epochs, state_path=weights / "seeds.json",
                          weights=weights,
                          settings=settings, log=log)
+    if train_only:  # phase 1 only (e.g. in the background, niced): nothing timed, no JSON
+        return {"benchmark": task.name, "trained": records}
     timings = time_rows(rows, task, weights=weights, baseline=baseline, log=log)
     memory = measure_memory(rows, task, weights=weights)
     result = {**(info or {}), "benchmark": task.name,
