@@ -97,15 +97,20 @@ def _with_colab_block(text: str, block: str) -> str:
     return f"{block}\n{text}"
 
 
-def publish_notebook(path: Path, repo: str = REPO, ref: str = REF) -> bool:
-    """Rewrite one notebook's badge line and Colab block; True if the file changed."""
-    raw = path.read_text(encoding="utf-8")
+def _published_notebook(raw: str, name: str, repo: str, ref: str) -> str:
+    """A notebook's JSON text with its badge line and Colab block rewritten."""
     notebook = json.loads(raw)
     cells = notebook["cells"]
     first_code = next(c for c in cells if c["cell_type"] == "code")
-    cells[0]["source"] = _lines(_with_badges(_source(cells[0]), badges(path.name, repo, ref)))
+    cells[0]["source"] = _lines(_with_badges(_source(cells[0]), badges(name, repo, ref)))
     first_code["source"] = _lines(_with_colab_block(_source(first_code), colab_block(repo, ref)))
-    new = json.dumps(notebook, sort_keys=True, indent=1, ensure_ascii=False) + "\n"  # nbformat's
+    return json.dumps(notebook, sort_keys=True, indent=1, ensure_ascii=False) + "\n"  # nbformat's
+
+
+def publish_notebook(path: Path, repo: str = REPO, ref: str = REF) -> bool:
+    """Rewrite one notebook's badge line and Colab block; True if the file changed."""
+    raw = path.read_text(encoding="utf-8")
+    new = _published_notebook(raw, path.name, repo, ref)
     if new != raw:
         path.write_text(new, encoding="utf-8")
     return new != raw
@@ -125,34 +130,61 @@ def _replace_assignment(text: str, name: str, value: str) -> str:
     return re.sub(rf'^{name} = ".*"$', f'{name} = "{value}"', text, count=1, flags=re.MULTILINE)
 
 
+#: GitHub's rules: an owner is 1-39 letters, digits or single hyphens, not at either end; a
+#: repository name is letters, digits, ".", "-" and "_" (not "." or "..").
+_OWNER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}")
+_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
+
+
+def check_repo(repo: str) -> str:
+    """``repo`` if GitHub accepts it as OWNER/NAME, else a ValueError saying why."""
+    owner, slash, name = repo.partition("/")
+    if not (slash and _OWNER.fullmatch(owner) and _NAME.fullmatch(name)
+            and name not in (".", "..") and not name.endswith(".git")):
+        raise ValueError(f"repo must be OWNER/NAME as GitHub allows them (letters, digits and "
+                         f"hyphens; then letters, digits, '.', '-', '_'), not {repo!r}")
+    return repo
+
+
+def check_ref(ref: str) -> str:
+    """``ref`` if git accepts it as a tag or branch name (``git check-ref-format``'s rules,
+    ASCII only), else a ValueError saying why."""
+    bad = (not ref or not ref.isascii() or any(c in ref for c in " ~^:?*[\\")
+           or any(ord(c) < 32 or ord(c) == 127 for c in ref) or ".." in ref or "@{" in ref
+           or "//" in ref or ref.startswith(("-", "/", ".")) or ref.endswith(("/", ".", ".lock"))
+           or ref == "@" or any(part.startswith(".") for part in ref.split("/")))
+    if bad:
+        raise ValueError(f"ref must be a tag or branch name git accepts, not {ref!r}")
+    return ref
+
+
 def publish(root: Path = ROOT, repo: str = REPO, ref: str = REF) -> list[Path]:
-    """Point the course in ``root`` at ``repo`` and ``ref``; return the files that changed."""
-    if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo):
-        raise ValueError(f"repo must be OWNER/NAME, not {repo!r}")
-    if not re.fullmatch(r"[\w./-]+", ref):
-        raise ValueError(f"ref must be a tag or branch name, not {ref!r}")
-    changed = []
-    module = root / "nodebook_utils" / "publish.py"
-    text = module.read_text(encoding="utf-8")
-    new = _replace_assignment(_replace_assignment(text, "REPO", repo), "REF", ref)
-    if new != text:
-        module.write_text(new, encoding="utf-8")
-        changed.append(module)
-    for path in sorted((root / "notebooks").glob("*.ipynb")):
-        if publish_notebook(path, repo, ref):
-            changed.append(path)
+    """Point the course in ``root`` at ``repo`` and ``ref``; return the files that changed.
+    Every file is read and rewritten in memory first: on any error nothing is written."""
+    check_repo(repo)
+    check_ref(ref)
     readme = root / "README.md"
     text = readme.read_text(encoding="utf-8")
-    if README_START in text:
-        start = text.index(README_START)
-        end = text.index(README_END) + len(README_END)
-        new = text[:start] + readme_section(repo, ref) + text[end:]
-    else:
-        raise ValueError(f"README.md has no {README_START} ... {README_END} section")
-    if new != text:
-        readme.write_text(new, encoding="utf-8")
-        changed.append(readme)
-    return changed
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"README.md has no {README_START} ... {README_END} section: "
+                         "nothing was rewritten")
+    start, end = text.index(README_START), text.index(README_END) + len(README_END)
+    planned = {readme: (text, text[:start] + readme_section(repo, ref) + text[end:])}
+    module = root / "nodebook_utils" / "publish.py"
+    text = module.read_text(encoding="utf-8")
+    planned[module] = (text, _replace_assignment(_replace_assignment(text, "REPO", repo),
+                                                 "REF", ref))
+    for path in sorted((root / "notebooks").glob("*.ipynb")):
+        raw = path.read_text(encoding="utf-8")
+        try:
+            planned[path] = (raw, _published_notebook(raw, path.name, repo, ref))
+        except (ValueError, StopIteration, KeyError) as exc:
+            raise ValueError(f"{path.name} cannot be rewritten ({exc!r}): nothing was "
+                             "rewritten") from exc
+    changed = [path for path, (old, new) in planned.items() if new != old]
+    for path in changed:
+        path.write_text(planned[path][1], encoding="utf-8")
+    return sorted(changed, key=lambda p: (p.suffix != ".ipynb", str(p)))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -162,7 +194,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--ref", default=REF, help=f"tag or branch (now {REF})")
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout to rewrite")
     args = parser.parse_args(argv)
-    changed = publish(args.root, args.repo, args.ref)
+    try:
+        changed = publish(args.root, args.repo, args.ref)
+    except ValueError as exc:
+        parser.exit(2, f"publish: {exc}\n")
     for path in changed:
         print("rewrote", path.relative_to(args.root))
     print(f"{len(changed)} file(s) changed; the course points at {args.repo} @ {args.ref}")

@@ -127,3 +127,53 @@ def test_without_launch_removes_badges_and_colab_block_and_nothing_else(path):
     assert first_code.source.startswith(("import", "from"))
     changed = [i for i, (a, c) in enumerate(zip(before, nb.cells, strict=True)) if a != c.source]
     assert changed == [0, next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")]
+
+
+@pytest.mark.parametrize("repo", ["../..", "-/-", "a/.", "a/..", "ü/x", "a-/b", "a--b/c",
+                                  "owner/na me", "owner", "a/b/c", "x" * 40 + "/y"])
+def test_publish_refuses_what_github_does_not_accept_as_owner_and_name(repo):
+    with pytest.raises(ValueError, match="OWNER/NAME"):
+        publish.check_repo(repo)
+
+
+@pytest.mark.parametrize("ref", ["", "a..b", "-x", "x.lock", "a b", "v1\\x", "ü", "a//b", "@",
+                                 "x/.y", "a~1", "a:b"])
+def test_publish_refuses_a_ref_git_does_not_accept(ref):
+    with pytest.raises(ValueError, match="tag or branch"):
+        publish.check_ref(ref)
+
+
+def test_good_names_pass():
+    assert publish.check_repo("nodebook-course/nodebook") == "nodebook-course/nodebook"
+    assert publish.check_repo("a1/b.c_d-e") == "a1/b.c_d-e"
+    assert publish.check_ref("v0.1.0") == "v0.1.0" and publish.check_ref("feature/x")
+
+
+def snapshot(root):
+    return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_publish_writes_nothing_when_the_readme_lacks_its_launch_section(tmp_path, capsys):
+    root = copy_course(tmp_path)
+    readme = root / "README.md"
+    readme.write_text(readme.read_text(encoding="utf-8").replace(publish.README_END, ""),
+                      encoding="utf-8")
+    before = snapshot(root)
+    with pytest.raises(SystemExit) as stop:
+        publish.main(["--root", str(root), "--repo", "a/b", "--ref", "t1"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "nothing was rewritten" in err  # one clear line
+    assert snapshot(root) == before
+
+
+def test_publish_writes_nothing_when_a_notebook_cannot_be_rewritten(tmp_path):
+    root = copy_course(tmp_path)
+    last = sorted((root / "notebooks").glob("*.ipynb"))[-1]
+    notebook = json.loads(last.read_text(encoding="utf-8"))
+    notebook["cells"] = [c for c in notebook["cells"] if c["cell_type"] != "code"]
+    last.write_text(json.dumps(notebook), encoding="utf-8")
+    before = snapshot(root)
+    with pytest.raises(ValueError, match="nothing was rewritten"):
+        publish.publish(root, "a/b", "t1")
+    assert snapshot(root) == before
