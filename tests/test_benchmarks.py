@@ -32,7 +32,7 @@ def ecg_speed(tmp_path_factory):
     module.main(["--quick", "--records", *data.FAST_RECORDS, "--steps", "2", "--test-beats", "48",
                  "--only", *only, "rk4, 1 step, time as bias, torch.compile", "--skip-compile",
                  "--json", str(path)])
-    return module, json.loads(path.read_text())
+    return module, json.loads(path.read_text(encoding="utf-8"))
 
 
 def test_ecg_speed_quick_writes_the_contracted_json(ecg_speed):
@@ -120,7 +120,7 @@ def test_mnist_speed_quick_writes_the_contracted_json(tmp_path):
             "reference network, rk4, 1 step, time as bias"]
     module.main(["--quick", "--epochs", "1", "--steps", "2", "--limit", "512",
                  "--test-images", "64", "--only", *only, "--json", str(path)])
-    result = json.loads(path.read_text())
+    result = json.loads(path.read_text(encoding="utf-8"))
     resnet, reference, fast = result["rows"]
     assert "reference" in reference["name"] and reference["parameters"] == 208_266
     assert resnet["parameters"] == 576_778 and fast["parameters"] == 208_266
@@ -138,8 +138,9 @@ def test_mnist_speed_quick_writes_the_contracted_json(tmp_path):
 @pytest.mark.parametrize(("name", "original"), [("ecg_speed", "original"),
                                                 ("mnist_speed", "reference")])
 def test_readme_shows_the_committed_runs_with_their_hardware(name, original):
-    result = json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text())
+    result = json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text(
+        encoding="utf-8"))
     assert result["mode"] == "full" and result["hardware"]["summary"]
     table = load("bench").readme_table(result, original)
-    assert table in (ROOT / "README.md").read_text(), (
+    assert table in (ROOT / "README.md").read_text(encoding="utf-8"), (
         f"paste bench.readme_table(<{name}.json>, {original!r}) into README.md")

@@ -89,13 +89,13 @@ class Lab:
         for name, values in LAB_SETTINGS.items():
             path = home / "settings" / name
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(values))
+            path.write_text(json.dumps(values), encoding="utf-8")
         env = dict(os.environ, NODEBOOK_MODE="fast", JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
                    JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
                    JUPYTER_RUNTIME_DIR=str(home / "runtime"), JUPYTER_DATA_DIR=str(home / "data"),
                    JUPYTER_CONFIG_DIR=str(home / "config"), TQDM_DISABLE="1")
         self.log_path = home / "lab.log"
-        self.log = open(self.log_path, "w")
+        self.log = open(self.log_path, "w", encoding="utf-8")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
              f"--port={self.port}", "--ServerApp.port_retries=0",
@@ -126,7 +126,7 @@ class Lab:
 
     def log_text(self) -> str:
         self.log.flush()
-        return self.log_path.read_text()[-3000:]
+        return self.log_path.read_text(encoding="utf-8")[-3000:]
 
     def stop(self) -> None:
         os.killpg(self.proc.pid, signal.SIGTERM)

@@ -37,8 +37,8 @@ def img_tags(html):
 def exported(tmp_path_factory):
     out = tmp_path_factory.mktemp("export")
     path = ROOT / "notebooks" / "01_discrete_convolution.ipynb"
-    slides = classroom.export([path], "slides", out)[0].read_text()
-    html = classroom.export([path], "html", out)[0].read_text()
+    slides = classroom.export([path], "slides", out)[0].read_text(encoding="utf-8")
+    html = classroom.export([path], "html", out)[0].read_text(encoding="utf-8")
     return slides, html
 
 

@@ -357,7 +357,7 @@ def test_the_rebuild_of_all_48_records_has_kaggles_exact_counts(data_dir: Path, 
 
 def test_kaggle_csv_source_rejects_a_wrong_file(data_dir: Path) -> None:
     data_dir.mkdir(parents=True)
-    (data_dir / "mitbih_train.csv").write_text("0.5," * 187 + "0\n")
+    (data_dir / "mitbih_train.csv").write_text("0.5," * 187 + "0\n", encoding="utf-8")
     with pytest.raises(data.ChecksumError) as info:
         data.load_heartbeats("train", source="kaggle")
     message = str(info.value)
@@ -514,7 +514,7 @@ def test_a_leftover_temporary_file_does_not_block_a_fetch(data_dir: Path, mirror
     target.parent.mkdir(parents=True)
     # what a dead process with this PID could have left under a PID-based temporary name
     (target.parent / f"{target.name}.{os.getpid()}.tmp").mkdir()
-    (target.parent / f".{target.name}.deadbeef.tmp").write_text("left behind")
+    (target.parent / f".{target.name}.deadbeef.tmp").write_text("left behind", encoding="utf-8")
     assert data.fetch_file(data.MNIST_FILES["test-labels"]) == target
     assert target.is_file()
 
@@ -539,7 +539,7 @@ def test_only_unsupported_links_fall_back_to_a_copy(
 def test_an_unwritable_data_folder_is_a_clear_error(tmp_path: Path, mirror: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     blocker = tmp_path / "a-file"
-    blocker.write_text("not a folder")
+    blocker.write_text("not a folder", encoding="utf-8")
     monkeypatch.setenv("NODEBOOK_DATA", str(blocker / "data"))
     with pytest.raises(data.DataUnavailableError, match="NODEBOOK_DATA"):
         data.fetch_file(data.MNIST_FILES["test-labels"])

@@ -15,14 +15,15 @@ def test_every_erratum_links_to_a_section_that_exists():
 
 
 def test_the_readme_shows_the_same_list_with_working_links():
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert errata.errata_markdown("notebooks/") in readme
     for e in errata.ERRATA:
         assert (ROOT / "notebooks" / e.notebook).exists()
 
 
 def test_00_shows_the_list_it_generated():
-    cells = json.loads((ROOT / "notebooks" / "00_start_here.ipynb").read_text())["cells"]
+    path = ROOT / "notebooks" / "00_start_here.ipynb"
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     shown = [
         "".join(out["data"]["text/markdown"])
         for c in cells if c["cell_type"] == "code" and "errata_markdown()" in "".join(c["source"])

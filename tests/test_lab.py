@@ -52,7 +52,7 @@ def test_jupyterlab_serves_the_notebooks(tmp_path):
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path))
     start_url, arguments = make_lab(token)
     arguments = [a for a in arguments if not a.startswith("--port=")]
-    log = open(tmp_path / "lab.log", "w")
+    log = open(tmp_path / "lab.log", "w", encoding="utf-8")
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", *arguments, f"--port={port}", "--no-browser",
          "--ServerApp.port_retries=0"],
@@ -79,7 +79,7 @@ def test_jupyterlab_serves_the_notebooks(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()
-    output = (tmp_path / "lab.log").read_text()
+    output = (tmp_path / "lab.log").read_text(encoding="utf-8")
     assert listing is not None, f"the server did not answer in 90 s:\n{output[-3000:]}"
     names = {item["name"] for item in listing["content"]}
     assert {p.name for p in (ROOT / "notebooks").glob("*.ipynb")} <= names

@@ -21,7 +21,7 @@ LINK = re.compile(r"https://(?:colab\.research\.google\.com/github|mybinder\.org
 
 
 def cells(path):
-    return json.loads(path.read_text())["cells"]
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
 
 
 def source(cell):
@@ -39,8 +39,8 @@ def test_each_notebook_opens_with_its_badges_and_the_colab_block(path):
 
 
 def test_every_launch_link_points_at_a_notebook_that_exists_and_all_agree():
-    texts = [(p.name, p.read_text()) for p in NOTEBOOKS]
-    texts.append(("README.md", (ROOT / "README.md").read_text()))
+    texts = [(p.name, p.read_text(encoding="utf-8")) for p in NOTEBOOKS]
+    texts.append(("README.md", (ROOT / "README.md").read_text(encoding="utf-8")))
     seen = 0
     for name, text in texts:
         links = LINK.findall(text)
@@ -51,7 +51,7 @@ def test_every_launch_link_points_at_a_notebook_that_exists_and_all_agree():
             assert name == "README.md" or notebook == name  # a notebook links itself
             seen += 1
     assert seen >= 2 * len(NOTEBOOKS) + 2
-    assert publish.readme_section() in (ROOT / "README.md").read_text()
+    assert publish.readme_section() in (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_the_colab_block_is_valid_ipython_and_does_nothing_elsewhere():
@@ -82,17 +82,17 @@ def test_publish_rewrites_every_link_consistently_and_only_sources(tmp_path):
     changed = publish.publish(root, "someone/fork", "v9.9")
     assert len(changed) == len(NOTEBOOKS) + 2  # the notebooks, README.md and publish.py
     assert publish.publish(root, "someone/fork", "v9.9") == []  # idempotent
-    module = (root / "nodebook_utils" / "publish.py").read_text()
+    module = (root / "nodebook_utils" / "publish.py").read_text(encoding="utf-8")
     assert 'REPO = "someone/fork"' in module and 'REF = "v9.9"' in module
     for path in sorted((root / "notebooks").glob("*.ipynb")):
         nbformat.validate(nbformat.read(path, as_version=4))
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
         assert publish.REPO not in text
         assert publish.badges(path.name, "someone/fork", "v9.9") in source(cells(path)[0])
         before = cells(ROOT / "notebooks" / path.name)
         after = cells(path)
         assert [c.get("outputs") for c in before] == [c.get("outputs") for c in after]
-    readme = (root / "README.md").read_text()
+    readme = (root / "README.md").read_text(encoding="utf-8")
     assert all(m[:2] == ("someone/fork", "v9.9") for m in LINK.findall(readme))
     with pytest.raises(ValueError, match="OWNER/NAME"):
         publish.publish(root, "not a repo", "v1")
