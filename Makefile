@@ -36,11 +36,17 @@ $(STAMP): pyproject.toml | $(PY)
 TOKEN := $(or $(TOKEN),$(shell $(PYTHON) -c "import secrets; print(secrets.token_hex(16))"))
 START_URL = http://127.0.0.1:$(PORT)/lab/tree/notebooks/00_start_here.ipynb?token=$(TOKEN)
 
+# A busy port is refused with one line (JupyterLab would quietly move to the next port, and the
+# URL printed here would open the other server's login page). The course's lab settings
+# (tools/lab-settings/overrides.json) switch off the news prompt and the update check.
 lab: $(STAMP)
+	@$(PY) -c "import socket, sys; sys.exit(socket.socket().connect_ex(('127.0.0.1', $(PORT))) == 0)" \
+		|| { echo "make lab: port $(PORT) is in use (a JupyterLab started earlier?): use that one, stop it, or run make lab PORT=8889"; exit 1; }
 	@echo "JupyterLab is starting; open this URL (it opens 00_start_here):"
 	@echo "    $(START_URL)"
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG) --no-browser \
-		--IdentityProvider.token=$(TOKEN) --ServerApp.root_dir=. \
+		--IdentityProvider.token=$(TOKEN) --ServerApp.root_dir=. --ServerApp.port_retries=0 \
+		--LabApp.app_settings_dir=$(CURDIR)/tools/lab-settings \
 		--LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb $(LAB_ARGS)
 
 test: $(STAMP)
