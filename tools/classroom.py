@@ -198,16 +198,35 @@ def execute(nb: nbformat.NotebookNode, *, cwd: Path, mode: str = "fast",
     return nb
 
 
+class MissingData(SystemExit):
+    """A lesson's check run stopped because its data is not here: one line, not a traceback."""
+
+
 def student(paths: Sequence[Path], out: Path, *, run: bool = True) -> list[Path]:
-    """Write the student copies to ``out``, each executed clean in fast mode (from the
-    lessons' folder, so that their relative paths hold) unless ``run`` is false."""
+    """Write the student copies to ``out``: without solutions and without outputs. Unless
+    ``run`` is false, each copy is first executed top to bottom in fast mode (from the
+    lessons' folder, so that their relative paths hold), which shows that nothing depends on
+    a removed solution; then its outputs are cleared again, so learners get clean notebooks
+    (no fast-mode numbers, no FAIL under each exercise). A lesson whose data is missing stops
+    the run with one line naming the data and how to get it."""
+    from nbclient.exceptions import CellExecutionError
+
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for path in paths:
         nb = student_version(nbformat.read(path, as_version=4))
         if run:
-            execute(nb, cwd=path.parent)
-            nb.metadata.pop("widgets", None)
+            try:
+                execute(nb, cwd=path.parent)
+            except CellExecutionError as exc:
+                if exc.ename != "DataUnavailableError":
+                    raise
+                first = " ".join(exc.evalue.split("\n")[0].split())
+                raise MissingData(
+                    f"make student: {path.name} needs data that is not here ({first}); "
+                    "`python -m nodebook_utils.data` lists what is missing and "
+                    "`python -m nodebook_utils.data --fetch NAME` downloads it") from None
+            nb = student_version(nb)  # checked: hand it out clean
         target = out / path.name
         nbformat.write(nb, target)
         written.append(target)
