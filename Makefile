@@ -26,6 +26,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
 
 $(STAMP): pyproject.toml | $(PY)
+	@echo "Installing the course into $(VENV) (torch, JupyterLab, the test tools): a few minutes the first time, quiet while pip works..."
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q $(TORCH_SPEC)
 	@$(PY) -c "import torch; print('torch==' + torch.__version__)" > $(VENV)/torch-constraint.txt
 	$(PY) -m pip install -q -c $(VENV)/torch-constraint.txt -e ".[lab,test,dev]"
