@@ -20,7 +20,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.nodebook-installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test notebooks slides html student report experiment clean
+.PHONY: lab test notebooks slides student report experiment clean site
 
 $(PY):
 	$(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml | $(PY)
 	@echo "Installing the course into $(VENV) (torch, JupyterLab, the test tools): a few minutes the first time, quiet while pip works..."
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q $(TORCH_SPEC)
 	@$(PY) -c "import torch; print('torch==' + torch.__version__)" > $(VENV)/torch-constraint.txt
-	$(PY) -m pip install -q -c $(VENV)/torch-constraint.txt -e ".[lab,test,dev]"
+	$(PY) -m pip install -q -c $(VENV)/torch-constraint.txt -e ".[lab,test,dev,site]"
 	@touch $@
 
 # A fresh token per start, so the URL printed below is known before the server starts and
@@ -72,11 +72,12 @@ notebooks: $(STAMP)
 # Classroom (tools/classroom.py): offline reveal.js slides (reveal.js and MathJax fetched once
 # from npm into build/slides/vendor), HTML pages, and a student copy without solutions that
 # is executed in fast mode to prove nothing depends on a removed solution.
+# The website (tools/site.py): the committed notebooks and pages, built offline into build/site/.
+site: $(STAMP)
+	$(PY) tools/site.py
+
 slides: $(STAMP)
 	$(PY) tools/classroom.py slides $(NB)
-
-html: $(STAMP)
-	$(PY) tools/classroom.py html $(NB)
 
 student: $(STAMP)
 	$(PY) tools/classroom.py student $(NB)

@@ -45,6 +45,22 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(10, "10_fast_neural_odes.ipynb", "Making Neural ODEs fast", 412),
 )
 
+#: What each lesson teaches, in a line (the syllabus of README.md and the website).
+LEARN: dict[int, str] = {
+    0: "how the lessons, modes, data, checkers and the sources' errata work",
+    1: "convolution from the integral to `conv2d`; cross-correlation; stride, padding, "
+       "receptive fields",
+    2: "CNN layers and their parameters; an MNIST classifier; vanishing and exploding gradients",
+    3: "residual blocks, the degradation of deep plain networks, universal approximation",
+    4: "a ResNet as Euler's method; Euler, RK4 and Dopri5 from scratch; order and step size",
+    5: "ODE blocks with torchdiffeq; NFE; learned flows; irregularly sampled time series",
+    6: "the adjoint method, derived and checked against backpropagation; memory and accuracy",
+    7: "the sources' spiral re-run over seeds: which solver learns the dynamics",
+    8: "an ODE-Net against a ResNet on MNIST, paired tests over seeds, BatchNorm in the dynamics",
+    9: "ECG heartbeats from MIT-BIH: accuracy over seeds, time ratios, memory, new patients",
+    10: "why NFE sets the cost, what each speed-up buys, and whether a fast model is still an ODE",
+}
+
 
 def _duration(seconds: float | None) -> str:
     if seconds is None:
@@ -74,4 +90,25 @@ def roadmap_markdown() -> str:
             f"{_duration(lesson.cpu_seconds) if lesson.available else '—'} | "
             f"{_duration(lesson.gpu_seconds) if lesson.available else '—'} |"
         )
+    return "\n".join(rows)
+
+
+def syllabus_markdown(prefix: str = "notebooks/", *, launch: bool = True,
+                      repo: str | None = None, ref: str | None = None) -> str:
+    """The syllabus as a Markdown table: each lesson linked (``prefix + notebook``), what it
+    teaches, its standard-mode run time on 2 CPU cores and, with ``launch``, links that open
+    it on Colab and Binder at ``repo`` and ``ref`` (default: where the course is published;
+    README.md and the website's home page show it)."""
+    from . import publish
+
+    repo, ref = repo or publish.REPO, ref or publish.REF
+    head = "| lesson | what you learn | run time (2 CPU cores) |"
+    rows = [head + (" launch |" if launch else ""), "|---|---|---|" + ("---|" if launch else "")]
+    for lesson in LESSONS:
+        link = f"[{lesson.number:02d} · {lesson.title}]({prefix}{lesson.notebook})"
+        row = f"| {link} | {LEARN[lesson.number]} | {_duration(lesson.cpu_seconds)} |"
+        if launch:
+            row += (f" [Colab]({publish.colab_url(lesson.notebook, repo, ref)}) · "
+                    f"[Binder]({publish.binder_url(lesson.notebook, repo, ref)}) |")
+        rows.append(row)
     return "\n".join(rows)

@@ -6,8 +6,9 @@ launch links point at.
 
 rewrites :data:`REPO` and :data:`REF` below, then every badge line (under each notebook's
 title), every Colab block (at the top of each notebook's first code cell) and the README's
-launch section, all from the same two values. Running it again with the same values changes
-nothing. Only cell sources change; outputs stay as they are.
+launch section and syllabus (its Colab and Binder links), all from the same two values.
+Running it again with the same values changes nothing. Only cell sources change; outputs
+stay as they are.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ REF = "v0.1.0"
 ROOT = Path(__file__).resolve().parents[1]
 CLONE = "/content/nodebook"  # where the Colab block clones the course
 README_START, README_END = "<!-- launch -->", "<!-- /launch -->"
+SYLLABUS_START, SYLLABUS_END = "<!-- syllabus -->", "<!-- /syllabus -->"
 _BADGE = re.compile(r"^\[!\[Open in Colab\].*$", re.MULTILINE)
 _COLAB_START = "# On Colab only:"
 _COLAB_END = "%cd " + CLONE + "/notebooks\n"
@@ -64,11 +66,18 @@ def colab_block(repo: str = REPO, ref: str = REF) -> str:
     )
 
 
+def site_url(repo: str = REPO) -> str:
+    """Where GitHub Pages serves the course website (``.github/workflows/pages.yml``)."""
+    owner, name = repo.split("/")
+    return f"https://{owner.lower()}.github.io/{name}/"
+
+
 def readme_section(repo: str = REPO, ref: str = REF) -> str:
-    """The README's launch section: the repository, and badges that open 00_start_here."""
+    """The README's launch section: the repository, the website, and badges that open
+    00_start_here."""
     return (
         f"{README_START}\n"
-        f"Repository: https://github.com/{repo} (tag `{ref}`). "
+        f"Repository: https://github.com/{repo} (tag `{ref}`). Website: {site_url(repo)}\n\n"
         f"{badges('00_start_here.ipynb', repo, ref)}\n"
         f"{README_END}"
     )
@@ -163,13 +172,19 @@ def publish(root: Path = ROOT, repo: str = REPO, ref: str = REF) -> list[Path]:
     Every file is read and rewritten in memory first: on any error nothing is written."""
     check_repo(repo)
     check_ref(ref)
+    from .course import syllabus_markdown
+
     readme = root / "README.md"
-    text = readme.read_text(encoding="utf-8")
-    if README_START not in text or README_END not in text:
-        raise ValueError(f"README.md has no {README_START} ... {README_END} section: "
-                         "nothing was rewritten")
-    start, end = text.index(README_START), text.index(README_END) + len(README_END)
-    planned = {readme: (text, text[:start] + readme_section(repo, ref) + text[end:])}
+    text = new = readme.read_text(encoding="utf-8")
+    for first, last, section in (
+            (README_START, README_END, readme_section(repo, ref)),
+            (SYLLABUS_START, SYLLABUS_END,
+             f"{SYLLABUS_START}\n{syllabus_markdown(repo=repo, ref=ref)}\n{SYLLABUS_END}")):
+        if first not in new or last not in new:
+            raise ValueError(f"README.md has no {first} ... {last} section: nothing was "
+                             "rewritten")
+        new = new[:new.index(first)] + section + new[new.index(last) + len(last):]
+    planned = {readme: (text, new)}
     module = root / "nodebook_utils" / "publish.py"
     text = module.read_text(encoding="utf-8")
     planned[module] = (text, _replace_assignment(_replace_assignment(text, "REPO", repo),

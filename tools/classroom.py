@@ -1,12 +1,12 @@
-"""Classroom tools (README, "Teaching with the course"): slide metadata for every lesson, offline
-reveal.js slides, HTML pages with alt text, and a student copy without solutions.
+"""Classroom tools (the website's teaching guide): slide metadata for every lesson, offline
+reveal.js slides with alt text, and a student copy without solutions. (Lessons as web pages
+are the website's: `make site`.)
 
     python tools/classroom.py slide-metadata        # (re)write the lessons' slide types
     python tools/classroom.py slides [NOTEBOOK ...]  # build/slides/NN_name.slides.html
-    python tools/classroom.py html [NOTEBOOK ...]    # build/html/NN_name.html
-    python tools/classroom.py student                # build/student/, executed in fast mode
+    python tools/classroom.py student                # build/student/, checked in fast mode
 
-`make slides`, `make html` and `make student` call these. A script beside the package, like
+`make slides` and `make student` call these. A script beside the package, like
 the benchmarks: it needs nbformat, nbconvert and nbclient, which the course's `dev` extra
 installs, not the package itself.
 """
@@ -119,25 +119,19 @@ def install_vendor(folder: Path) -> None:
 
 
 def export(paths: Sequence[Path], kind: str, out: Path) -> list[Path]:
-    """Export notebooks as offline slides (``kind="slides"``) or HTML pages (``"html"``)
-    with the course's templates, which keep every figure's alt text."""
-    from nbconvert import HTMLExporter, SlidesExporter
+    """Export notebooks as offline slides (``kind="slides"``) with the course's template,
+    which keeps every figure's alt text."""
+    from nbconvert import SlidesExporter
 
     out.mkdir(parents=True, exist_ok=True)
-    if kind == "slides":
-        exporter = SlidesExporter(template_name="nodebook_slides",
-                                  extra_template_basedirs=[str(TEMPLATES)],
-                                  extra_template_paths=[str(TEMPLATES)],
-                                  reveal_url_prefix=REVEAL, mathjax_url=MATHJAX,
-                                  require_js_url=REQUIRE, reveal_theme=REVEAL_THEME)
-        suffix = ".slides.html"
-    elif kind == "html":
-        exporter = HTMLExporter(template_name="nodebook_html",
-                                extra_template_basedirs=[str(TEMPLATES)],
-                                extra_template_paths=[str(TEMPLATES)])  # alt_images.j2
-        suffix = ".html"
-    else:
-        raise ValueError(f"kind must be 'slides' or 'html', not {kind!r}")
+    if kind != "slides":
+        raise ValueError(f"kind must be 'slides' (lessons as pages: make site), not {kind!r}")
+    exporter = SlidesExporter(template_name="nodebook_slides",
+                              extra_template_basedirs=[str(TEMPLATES)],
+                              extra_template_paths=[str(TEMPLATES)],
+                              reveal_url_prefix=REVEAL, mathjax_url=MATHJAX,
+                              require_js_url=REQUIRE, reveal_theme=REVEAL_THEME)
+    suffix = ".slides.html"
     written = []
     for path in paths:
         nb = nbformat.read(path, as_version=4)
@@ -237,7 +231,7 @@ def student(paths: Sequence[Path], out: Path, *, run: bool = True) -> list[Path]
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("slide-metadata", "slides", "html", "student"))
+    parser.add_argument("command", choices=("slide-metadata", "slides", "student"))
     parser.add_argument("notebooks", nargs="*", help="notebooks (default: every lesson)")
     parser.add_argument("--out", type=Path, help="output folder (default: build/<command>)")
     parser.add_argument("--no-run", action="store_true", help="student: do not execute")
@@ -250,9 +244,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.command == "slides":
         install_vendor(out)
         for path in export(paths, "slides", out):
-            print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
-    elif args.command == "html":
-        for path in export(paths, "html", out):
             print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
     else:
         student(paths, out, run=not args.no_run)
