@@ -2,7 +2,8 @@
 
 Run times are wall-clock seconds of a standard-mode run (``make notebooks``) measured on the
 development machine (2 CPU cores), and of a run on one GPU where one was measured; ``None``
-means not measured yet. README.md shows the same table; a test keeps the two in step.
+means not measured yet. 00_start_here shows the roadmap; README.md and the website show the
+syllabus with the same run times.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def run_time_text(number: int) -> str:
 
 
 def roadmap_markdown() -> str:
-    """The roadmap as a Markdown table (README.md and 00_start_here show it)."""
+    """The roadmap as a Markdown table (00_start_here shows it)."""
     rows = [
         "| # | notebook | lesson | CPU (2 cores, standard) | GPU (standard) |",
         "|---|---|---|---|---|",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from nodebook_utils.course import LESSONS, roadmap_markdown
+from nodebook_utils.course import LEARN, LESSONS, syllabus_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDA_TO_PYPI = {"pytorch": "torch"}
@@ -72,9 +72,18 @@ def test_roadmap_covers_every_notebook_and_readme_shows_it():
     assert [lesson.number for lesson in LESSONS] == list(range(len(LESSONS)))
     for lesson in LESSONS:
         assert lesson.notebook.startswith(f"{lesson.number:02d}_")
-    assert roadmap_markdown() in (ROOT / "README.md").read_text(encoding="utf-8"), (
-        "README's roadmap is out of date: paste nodebook_utils.course.roadmap_markdown()"
+    assert set(LEARN) == {lesson.number for lesson in LESSONS}
+    assert syllabus_markdown() in (ROOT / "README.md").read_text(encoding="utf-8"), (
+        "README's syllabus is out of date: run python -m nodebook_utils.publish (it rewrites "
+        "the syllabus between its markers)"
     )
+
+
+def test_readme_is_a_short_front_page():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 150
+    for heading in ("## Launch", "## Syllabus", "## Quick start", "## Sources", "## Licence"):
+        assert heading in readme
 
 
 # Top-level modules the package imports, and the distribution that provides each.

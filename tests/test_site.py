@@ -66,6 +66,12 @@ def test_pages_say_what_the_package_computes(built):
     assert (stage / "report.md").read_text(encoding="utf-8").startswith("# Reproduction report")
     errata_page = (stage / "errata.md").read_text(encoding="utf-8")
     assert all(e.wrong in errata_page for e in errata.ERRATA)
+    benchmarks = (stage / "benchmarks.md").read_text(encoding="utf-8")
+    for name, original in (("ecg_speed", "original"), ("mnist_speed", "reference")):
+        result = json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text(
+            encoding="utf-8"))
+        assert result["mode"] == "full" and result["hardware"]["summary"]
+        assert tool.benchmark_table(result, original) in benchmarks
     toctree = re.findall(r"^lessons/(\S+)$", index, flags=re.M)
     assert toctree == [lesson.notebook.removesuffix(".ipynb") for lesson in course.LESSONS]
 

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nodebook_utils import course, errata, publish  # noqa: E402
+from nodebook_utils import course, errata, publish, reproduce  # noqa: E402
 
 SITE = ROOT / "site"
 STAGE = ROOT / "build" / "site-src"
@@ -101,8 +101,10 @@ def generated(anchors: dict[str, dict[str, str]]) -> dict[str, str]:
     for remote, local in BADGE_IMAGES.items():
         badges = badges.replace(remote, local.removeprefix("../"))
     report = (ROOT / "figures" / "reproduction.md").read_text(encoding="utf-8")
+    committed = reproduce.report(reproduce.load([ROOT / p for p in reproduce.COMMITTED]))
     parts = {"@@LAUNCH@@": f"Start with lesson 00 online: {badges}",
-             "@@SYLLABUS@@": course.syllabus_markdown("lessons/")}
+             "@@SYLLABUS@@": course.syllabus_markdown("lessons/"),
+             "@@HEADLINE@@": reproduce.headline_markdown(committed)}
     for name, original in (("ecg", "original"), ("mnist", "reference")):
         result = json.loads((ROOT / "benchmarks" / "results" / f"{name}_speed.json").read_text(
             encoding="utf-8"))
