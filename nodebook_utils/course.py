@@ -46,7 +46,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(
         9, "09_ecg_resnet_vs_node.ipynb", "Experiment: ECG heartbeats, ResNet vs Neural ODE", 755
     ),
-    Lesson(10, "10_fast_neural_odes.ipynb", "Making Neural ODEs fast", 412),
+    Lesson(10, "10_fast_neural_odes.ipynb", "Making Neural ODEs fast", 861, "AMD EPYC"),
 )
 
 
