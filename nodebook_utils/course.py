@@ -47,7 +47,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(
         9, "09_ecg_resnet_vs_node.ipynb", "Experiment: ECG heartbeats, ResNet vs Neural ODE", 755
     ),
-    Lesson(10, "10_fast_neural_odes.ipynb", "Making Neural ODEs fast", 412),
+    Lesson(10, "10_fast_neural_odes.ipynb", "Making Neural ODEs fast", 861, "AMD EPYC"),
 )
 
 #: What each lesson teaches, in a line (the syllabus of README.md and the website).
