@@ -118,6 +118,88 @@ def install_vendor(folder: Path) -> None:
                     "--no-fund", "--loglevel=error", *VENDOR_PACKAGES], check=True)
 
 
+#: About how many lines of text fit on one slide (reveal.js's 700-pixel-high slide at the
+#: template's font sizes); what would not fit continues on a sub-slide (press the down arrow).
+SLIDE_LINES = 16
+FIGURE_LINES = 14  # a figure fitted to the slide's height (the template's max-height)
+
+
+def _chunks(text: str, limit: int) -> list[str]:
+    """``text`` split at blank lines into pieces of at most ``limit`` lines where it can be
+    (a paragraph longer than that stays whole; the slide's CSS lets it scroll)."""
+    pieces, current = [], []
+    for paragraph in re.split(r"\n\s*\n", text.strip()):
+        lines = _lines(paragraph)
+        if current and sum(map(_lines, current)) + lines > limit:
+            pieces.append("\n\n".join(current))
+            current = []
+        current.append(paragraph)
+    if current:
+        pieces.append("\n\n".join(current))
+    return pieces
+
+
+def _lines(text: str, width: int = 90) -> int:
+    """Screen lines of ``text`` (a line longer than ``width`` characters wraps)."""
+    return sum(1 + len(line) // width for line in text.splitlines()) if text else 0
+
+
+def _height(cell) -> int:
+    """About how many lines a cell takes on a slide: its text and each output (a figure
+    counts :data:`FIGURE_LINES`)."""
+    if cell.cell_type == "markdown":
+        return _lines(cell.source) + 1
+    tags = cell.metadata.get("tags", [])
+    height = 0 if "remove_input" in tags else min(_lines(cell.source), 12) + 1
+    for output in cell.get("outputs", []):
+        data = output.get("data", {})
+        if "image/png" in data:
+            height += FIGURE_LINES
+        else:
+            text = output.get("text") or data.get("text/markdown") or data.get("text/plain", "")
+            height += min(_lines("".join(text)), 12)
+    return height
+
+
+def deck_cells(cells: list) -> list:
+    """The cells as the slides show them (the notebook itself is not changed): a long
+    Markdown cell is cut at paragraph breaks into pieces of at most :data:`SLIDE_LINES`
+    lines; a figure whose code is long is shown first, its code after it; and a cell that
+    would not fit on the current slide any more starts a sub-slide. Code and output taller
+    than their box scroll (the template's CSS)."""
+    pieces = []
+    for cell in cells:
+        kind = cell.metadata.get("slideshow", {}).get("slide_type", "-")
+        if kind != "skip" and cell.cell_type == "markdown" and _lines(cell.source) > SLIDE_LINES:
+            for i, piece in enumerate(_chunks(cell.source, SLIDE_LINES)):
+                pieces.append(nbformat.v4.new_markdown_cell(  # each with an id of its own
+                    piece, metadata={"slideshow": {"slide_type": kind if i == 0 else "-"}}))
+        elif (kind != "skip" and cell.cell_type == "code" and has_figure(cell)
+                and _lines(cell.source) > 6):
+            figure = copy.deepcopy(cell)
+            figure.metadata["tags"] = [*figure.metadata.get("tags", []), "remove_input"]
+            code = copy.deepcopy(cell)
+            code.id = nbformat.v4.new_code_cell().id  # a cell id of its own
+            code.outputs = []
+            code.metadata["slideshow"] = {"slide_type": "-"}
+            pieces += [figure, code]
+        else:
+            pieces.append(cell)
+    used = 0
+    for cell in pieces:
+        kind = cell.metadata.get("slideshow", {}).get("slide_type", "-")
+        if kind == "skip":
+            continue
+        height = _height(cell)
+        if kind == "-" and used + height > SLIDE_LINES:
+            cell.metadata["slideshow"] = {"slide_type": "subslide"}
+            used = 0
+        elif kind in ("slide", "subslide"):
+            used = 0
+        used += height
+    return pieces
+
+
 def export(paths: Sequence[Path], kind: str, out: Path) -> list[Path]:
     """Export notebooks as offline slides (``kind="slides"``) with the course's template,
     which keeps every figure's alt text."""
@@ -126,7 +208,12 @@ def export(paths: Sequence[Path], kind: str, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     if kind != "slides":
         raise ValueError(f"kind must be 'slides' (lessons as pages: make site), not {kind!r}")
-    exporter = SlidesExporter(template_name="nodebook_slides",
+    from traitlets.config import Config
+
+    config = Config()  # a figure shown before its code hides its input (deck_cells)
+    config.TagRemovePreprocessor.enabled = True
+    config.TagRemovePreprocessor.remove_input_tags = {"remove_input"}
+    exporter = SlidesExporter(config=config, template_name="nodebook_slides",
                               extra_template_basedirs=[str(TEMPLATES)],
                               extra_template_paths=[str(TEMPLATES)],
                               reveal_url_prefix=REVEAL, mathjax_url=MATHJAX,
@@ -135,9 +222,9 @@ def export(paths: Sequence[Path], kind: str, out: Path) -> list[Path]:
     written = []
     for path in paths:
         nb = nbformat.read(path, as_version=4)
-        if kind == "slides":
-            with_slide_metadata(nb)
-            publish.without_launch(nb.cells)
+        with_slide_metadata(nb)
+        publish.without_launch(nb.cells)
+        nb.cells = deck_cells(nb.cells)
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
         target = out / (path.stem + suffix)
         target.write_text(body, encoding="utf-8")
