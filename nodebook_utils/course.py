@@ -41,7 +41,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(4, "04_resnets_as_euler.ipynb", "ResNets as Euler steps: ODE solvers from scratch", 15),
     Lesson(5, "05_neural_odes.ipynb", "Neural ODE blocks with torchdiffeq", 61),
     Lesson(6, "06_adjoint_method.ipynb", "The adjoint method", 21),
-    Lesson(7, "07_spiral_dynamics.ipynb", "Experiment: a spiral dynamical system", 470,
+    Lesson(7, "07_spiral_dynamics.ipynb", "Experiment: a spiral dynamical system", 365,
            "AMD EPYC"),
     Lesson(8, "08_mnist_odenet.ipynb", "Experiment: MNIST ODE-Net vs ResNet", 2426, "AMD EPYC"),
     Lesson(

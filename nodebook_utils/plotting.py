@@ -89,8 +89,8 @@ def _look(artist: mpl.artist.Artist) -> tuple:
     """What tells an artist apart without its colour. A line: its dash pattern (custom dashes
     all report the line style "--", so the pattern itself is compared), its marker and its
     width (within a factor 2, compared by :func:`_alike`). A scatter: its marker shape. A
-    filled area or patch (``fill_between``, ``bar``, a legend's patch): its hatch and edge
-    style. Different kinds of artist always look different."""
+    filled area, patch or arrow (``fill_between``, ``bar``, ``quiver``, a legend's patch):
+    its hatch, its edge style and whether it is filled or hollow. Different kinds of artist always look different."""
     if isinstance(artist, mpl.lines.Line2D):
         dashes = getattr(artist, "_unscaled_dash_pattern", None)  # matplotlib >= 3.6
         return "line", artist.get_linestyle(), str(dashes), artist.get_marker()
@@ -98,7 +98,9 @@ def _look(artist: mpl.artist.Artist) -> tuple:
         shapes = tuple(tuple(map(tuple, p.vertices.round(3))) for p in artist.get_paths()[:1])
         return "scatter", shapes, artist.get_hatch()
     if isinstance(artist, (mpl.collections.Collection, mpl.patches.Patch)):
-        return "area", artist.get_hatch(), str(artist.get_linestyle())
+        faces = mpl.colors.to_rgba_array(artist.get_facecolor())
+        filled = bool(len(faces)) and float(faces[:, 3].max()) > 0  # hollow arrows or bars
+        return "area", artist.get_hatch(), str(artist.get_linestyle()), filled
     return "other", id(artist)
 
 

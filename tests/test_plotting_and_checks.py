@@ -154,3 +154,19 @@ def test_a_line_and_an_area_of_different_colours_are_told_apart():
     ax.legend()
     assert plotting.colour_only_lines(fig) == []
     plt.close(fig)
+
+
+def test_hollow_and_filled_arrows_are_told_apart_and_alike_ones_are_not():
+    def arrows(hollow_first: bool):
+        fig, ax = plt.subplots()
+        first = dict(facecolor="none", edgecolor="0.45", linewidth=0.8) if hollow_first else {}
+        ax.quiver([0, 1], [0, 1], [1, 1], [1, 1], color="0.45", label="true", **first)
+        ax.quiver([0, 1], [0, 1], [1, 0], [0, 1], color=plotting.COLORS[1], label="learned")
+        ax.legend()
+        return fig
+    fig = arrows(hollow_first=True)
+    assert plotting.colour_only_lines(fig) == []
+    plt.close(fig)
+    fig = arrows(hollow_first=False)
+    assert plotting.colour_only_lines(fig) == ["'true' and 'learned'"]
+    plt.close(fig)
