@@ -88,9 +88,10 @@ def savefig(fig: plt.Figure, name: str, *, force: bool = False) -> Path | None:
 def _look(artist: mpl.artist.Artist) -> tuple:
     """What tells an artist apart without its colour. A line: its dash pattern (custom dashes
     all report the line style "--", so the pattern itself is compared), its marker and its
-    width (within a factor 2, compared by :func:`_alike`). A scatter: its marker shape. A
-    filled area, patch or arrow (``fill_between``, ``bar``, ``quiver``, a legend's patch):
-    its hatch, its edge style and whether it is filled or hollow. Different kinds of artist always look different."""
+    width (within a factor 2, compared by :func:`colour_only_lines`). A scatter: its marker
+    shape. A filled area, patch or arrow (``fill_between``, ``bar``, ``quiver``, a legend's
+    patch): its hatch, its edge style and whether it is filled or hollow. Different kinds of
+    artist always look different."""
     if isinstance(artist, mpl.lines.Line2D):
         dashes = getattr(artist, "_unscaled_dash_pattern", None)  # matplotlib >= 3.6
         return "line", artist.get_linestyle(), str(dashes), artist.get_marker()
