@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from nodebook_utils.experiments.common import environment, hardware, jsonable
+from nodebook_utils.fast import benchmark_table
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -46,24 +47,9 @@ def add_ratios(rows: list[dict[str, Any]], baseline: str, original: str | None =
 
 
 def table(rows: list[dict[str, Any]], baseline: str) -> str:
-    """The rows as a Markdown table, ratios to ``baseline``."""
-    head = ("| configuration | NFE fwd+bwd | ms/step | s/epoch | eval s | peak MB | "
-            "test acc. % (mean ± std, seeds × epochs) | accurate solve % | "
-            f"train × {baseline} | eval × {baseline} |")
-    lines = [head, "|" + "---|" * 10]
-    for r in rows:
-        nfe = (f"{r['nfe_forward']:.1f}+{r['nfe_backward']:.1f}"
-               if r["nfe_forward"] is not None else "—")
-        ode = r.get("accurate_solve", {}).get("test_accuracy_mean")
-        memory = f"{r['peak_memory_mb']:.0f}" if r["peak_memory_mb"] else "—"
-        lines.append(
-            f"| {r['name']} | {nfe} | {r['train_step_ms']:.0f} | {r['seconds_per_epoch']:.0f} | "
-            f"{r['eval_test_seconds']:.1f} | {memory} | {100 * r['test_accuracy_mean']:.2f} ± "
-            f"{100 * r['test_accuracy_std']:.2f} ({r['seeds']} × {r['epochs']:.2g}) | "
-            + (f"{100 * ode:.2f}" if ode is not None else "—")
-            + f" | {r['train_ratio']:.2f} | {r['eval_ratio']:.2f} |"
-        )
-    return "\n".join(lines)
+    """The rows as a Markdown table, ratios to ``baseline`` (the lesson's own table,
+    :func:`nodebook_utils.fast.benchmark_table`)."""
+    return benchmark_table(rows, baseline)
 
 
 def finish(result: dict[str, Any], rows: list[dict[str, Any]], device: torch.device,
