@@ -44,9 +44,8 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(7, "07_spiral_dynamics.ipynb", "Experiment: a spiral dynamical system", 365,
            "AMD EPYC"),
     Lesson(8, "08_mnist_odenet.ipynb", "Experiment: MNIST ODE-Net vs ResNet", 2426, "AMD EPYC"),
-    Lesson(
-        9, "09_ecg_resnet_vs_node.ipynb", "Experiment: ECG heartbeats, ResNet vs Neural ODE", 755
-    ),
+    Lesson(9, "09_ecg_resnet_vs_node.ipynb", "Experiment: ECG heartbeats, ResNet vs Neural ODE",
+           2353, "AMD EPYC"),
     Lesson(10, "10_fast_neural_odes.ipynb", "Making Neural ODEs fast", 861, "AMD EPYC"),
 )
 

@@ -225,14 +225,7 @@ def test_prose_words_counts_what_a_cell_writes_not_its_labels():
     assert prose_words('print("x =", x)') == 0
 
 
-# Lessons 02 and 08-10 are rewritten under this rule on branch wip/issue-19-lessons-09-10
-# and land once executed in standard mode; strict, so the marker goes when they pass.
-_PROSE_PENDING = {"09_ecg_resnet_vs_node.ipynb"}
-
-
-@pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="issue 19: rewrite pending"))
-    if p.name in _PROSE_PENDING else p for p in NOTEBOOKS], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_no_code_cell_writes_prose(path):
     """Conclusions live in Markdown; a code cell shows numbers and at most a short caption."""
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
