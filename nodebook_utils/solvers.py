@@ -17,7 +17,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -46,6 +48,8 @@ __all__ = [
     "rk_stages",
     "rk_step",
     "rms_norm",
+    "stability_function",
+    "stability_limit",
     "step_factor",
 ]
 
@@ -110,6 +114,37 @@ DOPRI5 = ButcherTableau(
     b_low=(5179 / 57600, 0.0, 7571 / 16695, 393 / 640, -92097 / 339200, 187 / 2100, 1 / 40),
 )
 TABLEAUX = {tableau.name: tableau for tableau in (EULER, MIDPOINT, RK4, DOPRI5)}
+
+
+def stability_function(tableau: ButcherTableau, z: Any) -> Any:
+    """``R(z)``: one step of ``tableau`` on ``dy/dt = lam * y`` multiplies ``y`` by ``R(h lam)``
+    (04_resnets_as_euler; 11_when_neural_odes_go_wrong). With ``K`` the stages divided by
+    ``lam y``, ``K = 1 + z A K``, so ``R(z) = 1 + z b^T (I - z A)^{-1} 1``; ``A`` is strictly
+    lower triangular for an explicit method, so ``K`` is found stage by stage. ``z`` may be a
+    number or a NumPy array."""
+    ks: list[Any] = []
+    for row in tableau.a:
+        ks.append(1 + z * sum((a * k for a, k in zip(row, ks, strict=False)), 0.0))
+    return 1 + z * sum((b * k for b, k in zip(tableau.b, ks, strict=True)), 0.0)
+
+
+def stability_limit(tableau: ButcherTableau, *, search: float = 50.0) -> float:
+    """The largest ``x`` such that every step with ``-x <= h lam <= 0`` keeps a decaying linear
+    system decaying, ``|R(h lam)| <= 1`` (04_resnets_as_euler): 2 for Euler and the midpoint
+    method, about 2.785 for RK4 and 3.307 for Dopri5. An explicit solver whose step times the
+    dynamics' most negative eigenvalue passes it amplifies errors at every step. Found on a
+    grid of the negative real axis up to ``search`` and refined by bisection (to 1e-9)."""
+    x = np.linspace(0.0, search, 200_001)[1:]
+    bad = np.abs(stability_function(tableau, -x)) > 1 + 1e-12
+    if not bad.any():
+        return math.inf
+    first = int(np.argmax(bad))
+    low, high = (x[first - 1] if first else 0.0), x[first]
+    while high - low > 1e-9:
+        mid = (low + high) / 2
+        stable = abs(stability_function(tableau, -mid)) <= 1 + 1e-12
+        low, high = (mid, high) if stable else (low, mid)
+    return float(low)
 
 
 class CountNFE(nn.Module):
