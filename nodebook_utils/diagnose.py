@@ -14,6 +14,8 @@ The rules behind the findings are in :class:`Rules`, each with the reason for it
 
 from __future__ import annotations
 
+import cmath
+import functools
 import html
 import importlib
 import math
@@ -34,13 +36,14 @@ from torchdiffeq._impl.rk_common import RKAdaptiveStepsizeODESolver
 from torchdiffeq._impl.solvers import FixedGridODESolver
 
 from .models import ODEBlock, ode_blocks
-from .solvers import EULER, MIDPOINT, RK4, ButcherTableau, CountNFE, stability_limit
+from .solvers import EULER, MIDPOINT, RK4, ButcherTableau, CountNFE, stability_radius
 from .training import unchanged
 
 # the module (torchdiffeq._impl re-exports a function of the same name)
 _torchdiffeq_odeint = importlib.import_module("torchdiffeq._impl.odeint")
 
-__all__ = ["BlockReport", "Diagnosis", "Finding", "Rules", "diagnose", "method_stability_limit"]
+__all__ = ["BlockReport", "Diagnosis", "Finding", "Rules", "diagnose", "dominant_eigenvalue",
+           "method_tableau", "stability_ratio"]
 
 LESSON = "11_when_neural_odes_go_wrong.ipynb"
 
@@ -53,21 +56,36 @@ _FIXED_TABLEAUX = {"euler": EULER, "midpoint": MIDPOINT, "rk4": RK4, "heun2": _H
                    "heun3": _HEUN3}
 
 
-def method_stability_limit(method: str) -> float | None:
-    """How far along the negative real axis ``h * lam`` may go before torchdiffeq's
-    ``method`` amplifies errors (:func:`~nodebook_utils.solvers.stability_limit`), from its
-    Butcher tableau; None for the multistep Adams methods and the SciPy wrapper, whose
-    stability is not that of one Runge-Kutta step."""
+def method_tableau(method: str) -> ButcherTableau | None:
+    """The Butcher tableau of torchdiffeq's one-step ``method`` (fixed-step methods as
+    torchdiffeq takes them, adaptive ones from their class); None for the multistep Adams
+    methods and the SciPy wrapper, whose stability is not that of one Runge-Kutta step."""
     if method in _FIXED_TABLEAUX:
-        return stability_limit(_FIXED_TABLEAUX[method])
+        return _FIXED_TABLEAUX[method]
     solver = _torchdiffeq_odeint.SOLVERS.get(method)
     if solver is None or not issubclass(solver, RKAdaptiveStepsizeODESolver):
         return None
     tableau = solver.tableau
-    rows = tuple(tuple(float(v) for v in beta) for beta in tableau.beta)
     b = tuple(float(v) for v in tableau.c_sol)
-    a = ((), *rows)[: len(b)]
-    return stability_limit(ButcherTableau(method, solver.order, c=(0.0,) * len(b), a=a, b=b))
+    rows = tuple(tuple(float(v) for v in beta) for beta in tableau.beta)
+    return ButcherTableau(method, solver.order, c=(0.0,) * len(b), a=((), *rows)[: len(b)], b=b)
+
+
+@functools.lru_cache(maxsize=4096)
+def _radius(method: str, angle: float) -> float:
+    tableau = method_tableau(method)
+    return math.inf if tableau is None else stability_radius(tableau, angle)
+
+
+def stability_ratio(method: str, z: complex) -> float | None:
+    """``|z|`` over ``method``'s stability radius in the direction of ``z = h lam``: above 1
+    the step amplifies the mode it meets instead of damping it. None for a growing mode
+    (``Re z > 0``: the true solution grows too) and for ``z = 0``; 0 for methods without a
+    one-step stability function (Adams). Directions are rounded to a thousandth of a radian."""
+    if z == 0 or z.real > 0:
+        return None
+    radius = _radius(method, round(math.atan2(z.imag, z.real), 3))
+    return 0.0 if math.isinf(radius) else abs(z) / radius
 
 
 @dataclass(frozen=True)
@@ -75,13 +93,14 @@ class Rules:
     """The thresholds of the findings, each with why it sits where it does.
 
     - ``stiff_fraction`` / ``stiff_share``: an adaptive explicit solver is *stability-bound*
-      when at least ``stiff_share`` of its accepted steps have ``rho * h`` (step times the
-      largest eigenvalue magnitude of the dynamics' Jacobian) at or above ``stiff_fraction``
-      of its stability limit. Error control cannot take steps much past the limit (they
-      blow up and are rejected), so steps that sit near it are set by stability, not
-      accuracy; Hairer & Wanner's DOPRI5 code uses the same test (``h * rho`` near 3.25 of
-      3.3 over many steps; Solving ODEs II, Sec. IV.2).
-    - A fixed-step solver with ``rho * h`` above its limit is *unstable* at that step: no
+      when at least ``stiff_share`` of its accepted steps have a stability ratio (``|h lam|``
+      over the method's stability radius in the direction of ``h lam``, ``lam`` the dominant
+      eigenvalue of the dynamics' Jacobian there) of at least ``stiff_fraction``. Error
+      control cannot take steps much past the boundary (they amplify and are rejected), so
+      steps that sit near it are set by stability, not accuracy; Hairer & Wanner's DOPRI5
+      code uses the same test on the real axis (``h * rho`` near 3.25 of 3.3 over many
+      steps; Solving ODEs II, Sec. IV.2).
+    - A fixed-step solver with a stability ratio above 1 is *unstable* at that step: no
       threshold, the stability region is the rule.
     - ``rejected_share``: with more than this share of steps rejected the controller keeps
       overshooting; healthy dopri5 solves reject few steps (its safety factor 0.9 aims below
@@ -153,10 +172,10 @@ class BlockReport:
     state_growth: float | None = None
     solve_seconds: float = 0.0
     dynamics_seconds: float = 0.0
-    stability_limit: float | None = None
     stiffness_times: list[float] = field(default_factory=list)
-    spectral_radius: list[float] = field(default_factory=list)
-    rho_h: list[float] = field(default_factory=list)
+    eigenvalues: list[tuple[float, float]] = field(default_factory=list)  # (real, imaginary)
+    rho_h: list[float] = field(default_factory=list)  # |h lam| at the same points
+    stability_ratios: list[float | None] = field(default_factory=list)
     output_change: float | None = None
 
     @property
@@ -171,11 +190,15 @@ class BlockReport:
         total = self.steps_accepted + self.steps_rejected
         return self.steps_rejected / total if total else None
 
+    @property
+    def spectral_radii(self) -> list[float]:
+        """``|lam|`` of the dominant eigenvalue at each point checked."""
+        return [abs(complex(*lam)) for lam in self.eigenvalues]
+
     def stiffness_ratio(self) -> float | None:
-        """The largest ``rho * h`` along the trajectory over the stability limit."""
-        if not self.rho_h or not self.stability_limit or math.isinf(self.stability_limit):
-            return None
-        return max(self.rho_h) / self.stability_limit
+        """The largest stability ratio along the trajectory (None: no decaying mode seen)."""
+        ratios = [r for r in self.stability_ratios if r is not None]
+        return max(ratios) if ratios else None
 
 
 @dataclass
@@ -216,6 +239,7 @@ class Diagnosis:
             block["overhead_share"] = report.overhead_share
             block["rejected_share"] = report.rejected_share
             block["stiffness_ratio"] = report.stiffness_ratio()
+            block["spectral_radii"] = report.spectral_radii
         return out
 
     def summary_rows(self) -> list[tuple[str, str, str]]:
@@ -232,10 +256,14 @@ class Diagnosis:
             if b.smallest_step is not None:
                 rows.append((b.name, "smallest step", f"{b.smallest_step:.3g}"
                              + (f" of an interval of {b.interval:g}" if b.interval else "")))
-            if b.spectral_radius:
-                limit = "∞" if b.stability_limit is None else f"{b.stability_limit:.3f}"
-                rows.append((b.name, "largest |eigenvalue| × step (stability limit)",
-                             f"{max(b.rho_h):.3g} ({limit})"))
+            if b.eigenvalues:
+                i = int(np.argmax(b.rho_h))
+                lam = complex(*b.eigenvalues[i])
+                ratio = b.stiffness_ratio()
+                rows.append((b.name, "dominant eigenvalue × step, largest",
+                             f"|h λ| = {b.rho_h[i]:.3g} (λ = {lam.real:.3g}{lam.imag:+.3g}i)"))
+                rows.append((b.name, "stability ratio, largest (above 1: unstable)",
+                             "—" if ratio is None else f"{ratio:.3g}"))
             if b.overhead_share is not None:
                 rows.append((b.name, "forward solve: dynamics / solver's own work",
                              f"{b.dynamics_seconds * 1e3:.1f} ms / "
@@ -502,33 +530,52 @@ def _module_stack(model: nn.Module, recorder: _Recorder) -> Iterator[None]:
 # ------------------------------------------------------------------------------ measuring
 
 
-def spectral_radius(func: Callable[[Tensor, Tensor], Tensor], t: Tensor, y: Tensor, *,
-                    iterations: int = 30, seed: int = 0) -> tuple[float, float]:
-    """The largest eigenvalue magnitude ``rho`` of ``d func / d y`` at ``(t, y)`` by power
-    iteration with vector-Jacobian products (one backward pass each), and the Rayleigh
-    quotient of the last iterate: close to ``rho`` or ``-rho`` when the dominant eigenvalue
-    is real (its sign), smaller when it is a complex pair. ``rho`` is the geometric mean
-    growth over the second half of the iterations, which converges to the spectral radius
-    also for a complex pair (11_when_neural_odes_go_wrong). A batch's Jacobian is block
-    diagonal (one block per example, unless the dynamics mix examples), so ``rho`` is the
-    largest over the batch."""
+def dominant_eigenvalue(func: Callable[[Tensor, Tensor], Tensor], t: Tensor, y: Tensor, *,
+                       iterations: int = 30, seed: int = 0) -> complex:
+    """The eigenvalue of largest magnitude of the Jacobian ``d func / d y`` at ``(t, y)``
+    (11_when_neural_odes_go_wrong), from vector-Jacobian products only (one backward pass
+    each; the Jacobian is never built).
+
+    Power iteration ``v <- J^T v / |J^T v|`` (``J^T`` has ``J``'s eigenvalues) turns ``v``
+    towards the dominant eigenvector, or, for a dominant complex pair, into the plane the
+    pair rotates. Two more products ``u1 = J^T v``, ``u2 = J^T u1`` then satisfy
+    ``u2 = a u1 + b v`` in that plane, and the roots of ``x^2 - a x - b`` are the pair (or
+    the dominant real eigenvalue and a smaller one): the larger root is returned. If that
+    fit leaves more than 10 % of ``u2`` unexplained (several modes of equal size), the
+    growth rate of the iteration is returned as a negative real number. A batch's Jacobian
+    is block diagonal (one block per example, unless the dynamics mix examples), so this is
+    the dominant eigenvalue over the batch."""
     generator = torch.Generator(device="cpu").manual_seed(seed)
     with torch.enable_grad():
         y = y.detach().requires_grad_(True)
         f = func(t, y)
-        v = torch.randn(y.shape, generator=generator, dtype=y.dtype).to(y.device)
+
+        def vjp(v: Tensor) -> Tensor:
+            return torch.autograd.grad(f, y, v.to(y.dtype), retain_graph=True)[0].double()
+
+        v = torch.randn(y.shape, generator=generator, dtype=torch.float64).to(y.device)
         v = v / v.norm()
-        logs, rayleigh = [], 0.0
+        logs = []
         for _ in range(iterations):
-            (w,) = torch.autograd.grad(f, y, v, retain_graph=True)
+            w = vjp(v)
             norm = float(w.norm())
             if norm == 0 or not math.isfinite(norm):
-                return (0.0 if norm == 0 else math.inf), 0.0
-            rayleigh = float((v * w).sum())
+                return complex(0.0 if norm == 0 else -math.inf)
             logs.append(math.log(norm))
             v = w / norm
+        u1 = vjp(v)
+        scale = float(u1.norm())
+        u2 = vjp(u1 / scale) * scale
+    basis = torch.stack([u1.flatten(), v.flatten()], dim=1)
+    coef = torch.linalg.lstsq(basis.cpu(), u2.flatten()[:, None].cpu()).solution[:, 0]
+    unexplained = float((basis.cpu() @ coef - u2.flatten().cpu()).norm() / u2.norm())
     half = logs[len(logs) // 2:]
-    return math.exp(sum(half) / len(half)), rayleigh
+    growth = math.exp(sum(half) / len(half))
+    if unexplained > 0.1:
+        return complex(-growth)
+    a, b = float(coef[0]), float(coef[1])
+    root = cmath.sqrt(a * a + 4 * b)
+    return max(((a + root) / 2, (a - root) / 2), key=abs)
 
 
 def _relative(a: Tensor, b: Tensor) -> float:
@@ -715,7 +762,6 @@ def _block_reports(model: nn.Module, recorder: _Recorder, points: int) -> list[B
             failure=next((s.failure for s in solves if s.failure), None),
             solve_seconds=sum(s.seconds for s in solves),
             dynamics_seconds=sum(s.dynamics_seconds for s in solves if s.seconds),
-            stability_limit=method_stability_limit(first.method),
         )
         accepted = [h for h, a in zip(report.step_sizes, report.step_accepted, strict=True) if a]
         report.smallest_step = min(accepted) if accepted else (
@@ -730,7 +776,8 @@ def _block_reports(model: nn.Module, recorder: _Recorder, points: int) -> list[B
 
 
 def _stiffness(report: BlockReport, solves: list[_Solve], points: int) -> None:
-    """``rho`` and ``rho * h`` at up to ``points`` accepted steps spread over the solve."""
+    """The dominant eigenvalue, ``|h lam|`` and the stability ratio at up to ``points``
+    accepted steps spread over the solve."""
     candidates = [(s.func, t, y, h) for s in solves for (t, y, h) in s.points]
     if not candidates or points <= 0:
         return
@@ -738,10 +785,11 @@ def _stiffness(report: BlockReport, solves: list[_Solve], points: int) -> None:
                       .round().astype(int))
     for i in picks:
         func, t, y, h = candidates[int(i)]
-        rho, _ = spectral_radius(func, t, y)
+        lam = dominant_eigenvalue(func, t, y)
         report.stiffness_times.append(float(t))
-        report.spectral_radius.append(rho)
-        report.rho_h.append(rho * abs(h))
+        report.eigenvalues.append((lam.real, lam.imag))
+        report.rho_h.append(abs(lam) * abs(h))
+        report.stability_ratios.append(stability_ratio(report.method, lam * abs(h)))
 
 
 def _flip(model: nn.Module) -> list[ODEBlock]:
@@ -870,21 +918,22 @@ def _findings(d: Diagnosis, rules: Rules) -> list[Finding]:
                                "look for dynamics that blow up: lower the learning rate, "
                                "normalise inside the dynamics, bound the output (tanh) or "
                                "regularise; check the data for NaN"))
-        limit = b.stability_limit
-        if b.rho_h and limit and math.isfinite(limit):
-            near = [r >= rules.stiff_fraction * limit for r in b.rho_h]
+        ratios = [r for r in b.stability_ratios if r is not None]
+        if ratios:
+            near = [r >= rules.stiff_fraction for r in ratios]
             if b.adaptive and np.mean(near) >= rules.stiff_share:
                 out.append(Finding(
                     b.name, "stiff: stability, not accuracy, sets the step size",
-                    f"|eigenvalue| × step reached {max(b.rho_h):.3g} against {b.method}'s "
-                    f"stability limit {limit:.3f} at {sum(near)} of {len(near)} points",
-                    "regularise the dynamics (Jacobian norm, lesson 10), loosen nothing: "
-                    "an explicit solver cannot take larger steps; an implicit solver can"))
-            if not b.adaptive and max(b.rho_h) > limit:
+                    f"the steps reached {max(ratios):.2f} of {b.method}'s stability radius "
+                    f"(|h λ| up to {max(b.rho_h):.3g}) at {sum(near)} of {len(near)} points",
+                    "an explicit solver cannot take larger steps here; make the dynamics "
+                    "less stiff (Jacobian-norm regularisation, lesson 10) or use an implicit "
+                    "method"))
+            if not b.adaptive and max(ratios) > 1:
                 out.append(Finding(
                     b.name, "unstable fixed step",
-                    f"|eigenvalue| × step reached {max(b.rho_h):.3g}, beyond {b.method}'s "
-                    f"stability limit {limit:.3f}: errors grow at every step",
+                    f"|h λ| reached {max(ratios):.2f} times {b.method}'s stability radius in "
+                    "the direction of λ: errors grow at every step",
                     "take more, smaller steps, or regularise the dynamics' Jacobian"))
         share = b.rejected_share
         if share is not None and share > rules.rejected_share:

@@ -40,6 +40,7 @@ __all__ = [
     "dopri5_step",
     "error_ratio",
     "euler_step",
+    "implicit_euler_step",
     "initial_step_size",
     "midpoint_step",
     "mixed_norm",
@@ -50,6 +51,7 @@ __all__ = [
     "rms_norm",
     "stability_function",
     "stability_limit",
+    "stability_radius",
     "step_factor",
 ]
 
@@ -128,23 +130,34 @@ def stability_function(tableau: ButcherTableau, z: Any) -> Any:
     return 1 + z * sum((b * k for b, k in zip(tableau.b, ks, strict=True)), 0.0)
 
 
-def stability_limit(tableau: ButcherTableau, *, search: float = 50.0) -> float:
-    """The largest ``x`` such that every step with ``-x <= h lam <= 0`` keeps a decaying linear
-    system decaying, ``|R(h lam)| <= 1`` (04_resnets_as_euler): 2 for Euler and the midpoint
-    method, about 2.785 for RK4 and 3.307 for Dopri5. An explicit solver whose step times the
-    dynamics' most negative eigenvalue passes it amplifies errors at every step. Found on a
-    grid of the negative real axis up to ``search`` and refined by bisection (to 1e-9)."""
-    x = np.linspace(0.0, search, 200_001)[1:]
-    bad = np.abs(stability_function(tableau, -x)) > 1 + 1e-12
+def stability_radius(tableau: ButcherTableau, angle: float = math.pi, *,
+                     search: float = 50.0) -> float:
+    """How far ``z = h lam`` may go from 0 along the ray at ``angle`` before one step of
+    ``tableau`` amplifies instead of damping, ``|R(z)| > 1`` (04_resnets_as_euler;
+    11_when_neural_odes_go_wrong). ``angle = pi`` is the negative real axis (a decaying mode);
+    near ``pi / 2`` the ray runs along the imaginary axis (an oscillating mode), where Euler's
+    radius shrinks to 0. Found on a grid of the ray up to ``search``, refined by bisection
+    (to 1e-9); ``inf`` if the whole searched ray is stable."""
+    direction = complex(math.cos(angle), math.sin(angle))
+    s = np.linspace(0.0, search, 200_001)[1:]
+    bad = np.abs(stability_function(tableau, s * direction)) > 1 + 1e-12
     if not bad.any():
         return math.inf
     first = int(np.argmax(bad))
-    low, high = (x[first - 1] if first else 0.0), x[first]
+    low, high = (float(s[first - 1]) if first else 0.0), float(s[first])
     while high - low > 1e-9:
         mid = (low + high) / 2
-        stable = abs(stability_function(tableau, -mid)) <= 1 + 1e-12
+        stable = abs(stability_function(tableau, mid * direction)) <= 1 + 1e-12
         low, high = (mid, high) if stable else (low, mid)
-    return float(low)
+    return low
+
+
+def stability_limit(tableau: ButcherTableau) -> float:
+    """The stability radius on the negative real axis (04_resnets_as_euler): every step
+    with ``-x <= h lam <= 0`` keeps a decaying linear system decaying. 2 for Euler and the
+    midpoint method, about 2.785 for RK4 and 3.307 for Dopri5; an explicit solver whose step
+    times the dynamics' most negative eigenvalue passes it amplifies errors at every step."""
+    return stability_radius(tableau, math.pi)
 
 
 class CountNFE(nn.Module):
@@ -202,6 +215,34 @@ def rk4_step(func: Dynamics, t: Time, y: Tensor, h: float) -> Tensor:
     k3 = func(t + h / 2, y + (h / 2) * k2)
     k4 = func(t + h, y + h * k3)
     return y + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
+
+
+def implicit_euler_step(func: Dynamics, t: Time, y: Tensor, h: float, *,
+                        iterations: int = 4) -> Tensor:
+    """One step of the implicit (backward) Euler method, ``y1 = y + h f(t + h, y1)``
+    (11_when_neural_odes_go_wrong).
+
+    The equation for ``y1`` is solved by Newton's method from ``y1 = y``: each iteration
+    solves ``(I - h J) d = -(y1 - y - h f(t + h, y1))`` with ``J`` the Jacobian of ``func``
+    at ``y1`` (built column by column with autograd, so meant for small states), then sets
+    ``y1 = y1 + d``. For linear dynamics one iteration is exact. Its stability function is
+    ``1 / (1 - z)``: stable for every step on a decaying linear system, where every explicit
+    method has a finite limit (:func:`stability_limit`). Differentiable: autograd follows
+    the Newton iterations.
+    """
+    t1 = t + h
+    shape, y_flat = y.shape, y.reshape(-1)
+    eye = torch.eye(y_flat.numel(), dtype=y.dtype, device=y.device)
+
+    def f(v: Tensor) -> Tensor:
+        return func(t1, v.reshape(shape)).reshape(-1)
+
+    y1 = y_flat
+    for _ in range(iterations):
+        jacobian = torch.autograd.functional.jacobian(f, y1, create_graph=torch.is_grad_enabled())
+        residual = y1 - y_flat - h * f(y1)
+        y1 = y1 + torch.linalg.solve(eye - h * jacobian, -residual)
+    return y1.reshape(shape)
 
 
 def _weighted_sum(weights: Sequence[float], ks: Sequence[Tensor]) -> Tensor:

@@ -11,7 +11,14 @@ from torch import nn
 
 from nodebook_utils import diagnose as dg
 from nodebook_utils.models import ODEBlock
-from nodebook_utils.solvers import DOPRI5, EULER, MIDPOINT, RK4, stability_limit
+from nodebook_utils.solvers import (
+    DOPRI5,
+    EULER,
+    MIDPOINT,
+    RK4,
+    stability_limit,
+    stability_radius,
+)
 
 
 class Linear(nn.Module):
@@ -80,27 +87,40 @@ def test_stability_limits_are_the_textbook_values():
     assert stability_limit(MIDPOINT) == pytest.approx(2.0, abs=1e-6)
     assert stability_limit(RK4) == pytest.approx(2.7853, abs=1e-4)
     assert stability_limit(DOPRI5) == pytest.approx(3.3066, abs=1e-3)
-    assert dg.method_stability_limit("dopri5") == pytest.approx(stability_limit(DOPRI5))
-    assert dg.method_stability_limit("heun3") == pytest.approx(2.5127, abs=1e-3)
-    assert dg.method_stability_limit("bosh3") == pytest.approx(2.5127, abs=1e-3)
-    assert dg.method_stability_limit("implicit_adams") is None
+    # on the imaginary axis RK4 reaches 2*sqrt(2), Euler nothing
+    assert stability_radius(RK4, math.pi / 2) == pytest.approx(2 * math.sqrt(2), abs=1e-4)
+    assert stability_radius(EULER, math.pi / 2 + 1e-6) < 1e-4
+    assert stability_limit(dg.method_tableau("dopri5")) == pytest.approx(stability_limit(DOPRI5))
+    for third_order in ("heun3", "bosh3"):  # every 3-stage 3rd-order method: 2.5127
+        assert stability_limit(dg.method_tableau(third_order)) == pytest.approx(2.5127, abs=1e-3)
+    assert dg.method_tableau("implicit_adams") is None
+
+
+def test_stability_ratio_depends_on_the_direction():
+    # the same |h lam| = 1: inside Euler's interval on the real axis, outside it for a mode
+    # that oscillates (the spiral's eigenvalues are -0.1 +- 2i)
+    assert dg.stability_ratio("euler", complex(-1.0, 0.0)) == pytest.approx(0.5, abs=1e-3)
+    assert dg.stability_ratio("euler", 0.5 * complex(-0.1, 2.0)) > 1
+    assert dg.stability_ratio("rk4", 0.5 * complex(-0.1, 2.0)) < 1
+    assert dg.stability_ratio("euler", complex(0.5, 0.1)) is None  # a growing mode
 
 
 @pytest.mark.parametrize("eigenvalues", [[-1.0, -3.0, -10.0, -60.0], [-0.5, 2.0, -7.0, 1.0]])
-def test_spectral_radius_of_a_linear_system_within_10_percent(eigenvalues):
-    func = Linear(eigenvalues)
-    rho, rayleigh = dg.spectral_radius(func, torch.tensor(0.0), X)
-    largest = max(abs(e) for e in eigenvalues)
-    assert rho == pytest.approx(largest, rel=0.1)
-    assert rayleigh == pytest.approx(max(eigenvalues, key=abs), rel=0.1)  # and its sign
+def test_dominant_real_eigenvalue_within_10_percent(eigenvalues):
+    lam = dg.dominant_eigenvalue(Linear(eigenvalues), torch.tensor(0.0), X)
+    want = max(eigenvalues, key=abs)
+    assert lam.real == pytest.approx(want, rel=0.1)
+    assert abs(lam.imag) < 0.1 * abs(want)
 
 
-def test_spectral_radius_of_a_rotation_is_its_modulus():
+def test_dominant_complex_pair_of_a_non_normal_matrix():
     func = nn.Linear(2, 2, bias=False)
-    with torch.no_grad():
-        func.weight.copy_(torch.tensor([[-1.0, -5.0], [5.0, -1.0]]))  # eigenvalues -1 ± 5i
-    rho, _ = dg.spectral_radius(lambda t, y: func(y), torch.tensor(0.0), torch.randn(8, 2))
-    assert rho == pytest.approx(math.hypot(1, 5), rel=0.1)
+    with torch.no_grad():  # eigenvalues -1 +- 8i, singular values 20 and 3.2
+        func.weight.copy_(torch.tensor([[-1.0, 20.0], [-3.2, -1.0]]))
+    lam = dg.dominant_eigenvalue(lambda t, y: func(y), torch.tensor(0.0), torch.randn(8, 2))
+    assert abs(lam) == pytest.approx(math.hypot(1, 8), rel=0.1)
+    assert lam.real == pytest.approx(-1.0, abs=0.5)
+    assert abs(lam.imag) == pytest.approx(8.0, rel=0.1)
 
 
 @pytest.mark.parametrize("adjoint", [False, True])
@@ -181,7 +201,7 @@ def test_stiffness_is_found_on_a_stiff_system_only():
     stiff = dg.diagnose(block([-1.0, -2.0, -3.0, -100.0], rtol=1e-2, atol=1e-2), X,
                         memory=False)
     assert "stiff: stability, not accuracy, sets the step size" in symptoms(stiff)
-    assert max(stiff.blocks[0].spectral_radius) == pytest.approx(100, rel=0.1)
+    assert max(stiff.blocks[0].spectral_radii) == pytest.approx(100, rel=0.1)
     # going backward in time the same dynamics expand: the adjoint cannot reconstruct them
     assert "the step fails with the adjoint" in symptoms(stiff)
     mild = dg.diagnose(block([-1.0, -2.0, -3.0, -4.0], rtol=1e-2, atol=1e-2), X, memory=False)
@@ -196,6 +216,17 @@ def test_an_unstable_fixed_step_and_a_model_that_is_no_ode():
     ok = dg.diagnose(block([-5.0, -1.0, -2.0, -3.0], method="euler",
                            options={"step_size": 0.02}), X, memory=False)
     assert not symptoms(ok) & {"unstable fixed step", "not an ODE any more"}
+    # the spiral's field (eigenvalues -0.1 +- 2i): |h lam| = 1 is inside Euler's real interval
+    # but outside its region for an oscillating mode
+    spiral = nn.Linear(2, 2, bias=False)
+    with torch.no_grad():
+        spiral.weight.copy_(torch.tensor([[-0.1, 2.0], [-2.0, -0.1]]))
+    field = type("Field", (nn.Module,), {"forward": lambda self, t, y: spiral(y)})()
+    field.spiral = spiral
+    d = dg.diagnose(nn.Sequential(ODEBlock(field, method="euler", options={"step_size": 0.5})),
+                    torch.randn(8, 2), memory=False)
+    assert "unstable fixed step" in symptoms(d)
+    assert max(d.blocks[0].rho_h) == pytest.approx(0.5 * math.hypot(0.1, 2), rel=0.05)
 
 
 def test_a_blow_up_is_reported_not_raised():
