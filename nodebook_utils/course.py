@@ -47,6 +47,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(9, "09_ecg_resnet_vs_node.ipynb", "Experiment: ECG heartbeats, ResNet vs Neural ODE",
            2353, "AMD EPYC"),
     Lesson(10, "10_fast_neural_odes.ipynb", "Making Neural ODEs fast", 861, "AMD EPYC"),
+    Lesson(11, "11_when_neural_odes_go_wrong.ipynb", "When Neural ODEs go wrong", None),
 )
 
 #: What each lesson teaches, in a line (the syllabus of README.md and the website).
@@ -63,6 +64,8 @@ LEARN: dict[int, str] = {
     8: "an ODE-Net against a ResNet on MNIST, paired tests over seeds, BatchNorm in the dynamics",
     9: "ECG heartbeats from MIT-BIH: accuracy over seeds, time ratios, memory, new patients",
     10: "why NFE sets the cost, what each speed-up buys, and whether a fast model is still an ODE",
+    11: "the problems users report (growing NFE, underflow in dt, stiffness, adjoint cost and "
+        "memory, overhead), reproduced, diagnosed with `diagnose` and fixed",
 }
 
 

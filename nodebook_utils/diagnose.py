@@ -43,7 +43,7 @@ from .training import unchanged
 _torchdiffeq_odeint = importlib.import_module("torchdiffeq._impl.odeint")
 
 __all__ = ["BlockReport", "Diagnosis", "Finding", "Rules", "diagnose", "dominant_eigenvalue",
-           "method_tableau", "stability_ratio"]
+           "method_tableau", "stability_ratio", "torchdiffeq_methods"]
 
 LESSON = "11_when_neural_odes_go_wrong.ipynb"
 
@@ -54,6 +54,12 @@ _HEUN3 = ButcherTableau("heun3", 3, c=(0.0, 1 / 3, 2 / 3), a=((), (1 / 3,), (0.0
                         b=(0.25, 0.0, 0.75))
 _FIXED_TABLEAUX = {"euler": EULER, "midpoint": MIDPOINT, "rk4": RK4, "heun2": _HEUN2,
                    "heun3": _HEUN3}
+
+
+def torchdiffeq_methods() -> list[str]:
+    """The ``method=`` names the installed torchdiffeq accepts (releases differ: implicit
+    Runge-Kutta methods arrived in its repository after release 0.2.5)."""
+    return sorted(_torchdiffeq_odeint.SOLVERS)
 
 
 def method_tableau(method: str) -> ButcherTableau | None:
@@ -115,7 +121,9 @@ class Rules:
       tolerance; a relative difference above this changes what SGD does.
     - ``resolve_change`` / ``resolve_flips``: the output moves by more than this (relative)
       or more than this share of predictions change when the solve is made accurate: the
-      trained model depends on its discretisation (lesson 10; Ott et al., 2021).
+      trained model depends on its discretisation (lesson 10; Ott et al., 2021). An adaptive
+      solve is allowed ten times its own tolerance, ``rtol + atol / rms(output)``, when that
+      is larger: an output of the size of ``atol`` moves by its whole size.
     - ``growth``: the state's norm growing by more than this factor over the interval is the
       usual start of a blow-up (and of "underflow in dt").
     - ``adjoint_slowdown``: the adjoint is worth its extra backward solve only for the
@@ -149,7 +157,7 @@ class Finding:
         return f"[{self.block}] {self.symptom}: {self.evidence}. Try: {self.fix} ({self.lesson})"
 
 
-@dataclass
+@dataclass(repr=False)
 class BlockReport:
     """What one module's solves did in the diagnosed step."""
 
@@ -178,6 +186,11 @@ class BlockReport:
     stability_ratios: list[float | None] = field(default_factory=list)
     output_change: float | None = None
 
+    def __repr__(self) -> str:
+        return (f"BlockReport({self.name!r}, {self.method}, NFE {self.nfe_forward} + "
+                f"{self.nfe_backward}, steps {self.steps_accepted} accepted / "
+                f"{self.steps_rejected} rejected)")
+
     @property
     def overhead_share(self) -> float | None:
         """The share of the forward solve's time not spent evaluating the dynamics."""
@@ -201,7 +214,7 @@ class BlockReport:
         return max(ratios) if ratios else None
 
 
-@dataclass
+@dataclass(repr=False)
 class Diagnosis:
     """The result of :func:`diagnose`: per-block reports, the whole step and the findings."""
 
@@ -315,6 +328,9 @@ class Diagnosis:
         lines.append("Findings:" if self.findings else "Findings: none")
         lines += [f"  - {finding}" for finding in self.findings]
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
 
     def _repr_html_(self) -> str:
         esc = html.escape
@@ -893,11 +909,16 @@ def _resolve(diagnosis: Diagnosis, model: nn.Module, x: Tensor, y: Tensor | None
         for handle in handles:
             handle.remove()
     diagnosis.output_change = _relative(plain, accurate)
-    diagnosis.resolve = {"method": "dopri5", "rtol": tol, "atol": tol}
+    allows = 0.0
     for block in diagnosis.blocks:
         pair = outputs[block.name]
         if len(pair) >= 2 and pair[0].shape == pair[-1].shape:
             block.output_change = _relative(pair[0], pair[len(pair) // 2])
+            if block.adaptive and block.rtol is not None and block.atol is not None:
+                scale = float(pair[0].double().pow(2).mean().sqrt()) or 1.0
+                allows = max(allows, 10 * (block.rtol + block.atol / scale))
+    diagnosis.resolve = {"method": "dopri5", "rtol": tol, "atol": tol,
+                         "tolerance_allows": allows}
     if plain.ndim == 2 and y is not None and not torch.is_floating_point(y):  # class scores
         diagnosis.predictions_changed = float(
             (plain.argmax(1) != accurate.argmax(1)).double().mean())
@@ -993,7 +1014,8 @@ def _findings(d: Diagnosis, rules: Rules) -> list[Finding]:
                                "(adjoint=False); the adjoint pays for memory with a second "
                                "solve"))
     flips = d.predictions_changed
-    if (d.output_change is not None and d.output_change > rules.resolve_change) or (
+    allowed = max(rules.resolve_change, d.resolve.get("tolerance_allows", 0.0))
+    if (d.output_change is not None and d.output_change > allowed) or (
             flips is not None and flips > rules.resolve_flips):
         flip_text = "" if flips is None else f", {100 * flips:.1f} % of predictions changed"
         out.append(Finding("model", "not an ODE any more",

@@ -106,11 +106,13 @@ def circles_model(configuration: str, hidden: int = 32, max_steps: int = 60) -> 
     return nn.Sequential(block, nn.Linear(2, 2))
 
 
-def train_one(configuration: str, seed: int, config: dict[str, Any],
-              device: torch.device) -> dict[str, Any]:
+def train_one(configuration: str, seed: int, config: dict[str, Any], device: torch.device,
+              *, keep_model: bool = False) -> dict[str, Any]:
     """Train one configuration for one seed; the forward NFE and loss of every step, the
     test accuracy at the end (on points drawn with the seed's own test generator) and, if a
-    solve failed, the step and torchdiffeq's message (training stops there)."""
+    solve failed, the step and torchdiffeq's message (training stops there), with the batch
+    it failed on. ``keep_model`` adds the model as it was when training stopped (under
+    ``"model"``, not JSON-serialisable)."""
     seed_everything(seed)
     model = circles_model(configuration, config["hidden"], config["max_steps"]).to(device)
     c = CONFIGURATIONS[configuration]
@@ -128,6 +130,7 @@ def train_one(configuration: str, seed: int, config: dict[str, Any],
             out = model(x)
         except AssertionError as error:  # torchdiffeq: underflow in dt, max_num_steps, ...
             failure = {"step": step, "message": str(error).split(":")[0][:120]}
+            failed_batch = (x, y)
             break
         nfe.append(sum(block.reset_nfe() for block in blocks))
         loss = loss_fn(out, y)
@@ -143,9 +146,13 @@ def train_one(configuration: str, seed: int, config: dict[str, Any],
         model.eval()
         with torch.no_grad():
             accuracy = float((model(x).argmax(1) == y).double().mean())
-    return {"configuration": configuration, "seed": seed, "nfe": nfe, "loss": losses,
-            "accuracy": accuracy, "failure": failure, "seconds": seconds,
-            "steps_trained": len(losses)}
+    out = {"configuration": configuration, "seed": seed, "nfe": nfe, "loss": losses,
+           "accuracy": accuracy, "failure": failure, "seconds": seconds,
+           "steps_trained": len(losses)}
+    if keep_model:
+        out["model"] = model
+        out["failed_batch"] = failed_batch if failure else None
+    return out
 
 
 def run(**overrides: Any) -> dict[str, Any]:
