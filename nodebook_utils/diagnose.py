@@ -282,7 +282,7 @@ class Diagnosis:
                              f"{b.dynamics_seconds * 1e3:.1f} ms / "
                              f"{(b.solve_seconds - b.dynamics_seconds) * 1e3:.1f} ms"))
             if b.state_growth is not None:
-                rows.append((b.name, "state norm, end / start", f"{b.state_growth:.3g}"))
+                rows.append((b.name, "state norm, largest / start", _growth(b.state_growth)))
             if b.output_change is not None:
                 rows.append((b.name, "output moved when re-solved accurately",
                              f"{b.output_change:.3g} (relative)"))
@@ -924,6 +924,11 @@ def _resolve(diagnosis: Diagnosis, model: nn.Module, x: Tensor, y: Tensor | None
             (plain.argmax(1) != accurate.argmax(1)).double().mean())
 
 
+def _growth(ratio: float) -> str:
+    """A growth factor as text; an overflow (inf or nan) said in words."""
+    return f"{ratio:.3g}×" if math.isfinite(ratio) else "overflowed (not a finite number)"
+
+
 def _findings(d: Diagnosis, rules: Rules) -> list[Finding]:
     """Apply :class:`Rules` to a diagnosis."""
     out: list[Finding] = []
@@ -932,7 +937,7 @@ def _findings(d: Diagnosis, rules: Rules) -> list[Finding]:
             smallest = ("" if b.smallest_step is None
                         else f"; the smallest step was {b.smallest_step:.3g}")
             growth = ("" if b.state_growth is None
-                      else f"; the state's norm grew {b.state_growth:.3g}×")
+                      else f"; the state's norm: {_growth(b.state_growth)}")
             out.append(Finding(b.name, f"the solve failed ({b.failure})",
                                f"after {b.steps_accepted} accepted and {b.steps_rejected} "
                                f"rejected steps{smallest}{growth}",
@@ -976,7 +981,7 @@ def _findings(d: Diagnosis, rules: Rules) -> list[Finding]:
                                "solver; on a GPU, small kernels wait on their launches"))
         if b.state_growth is not None and b.state_growth > rules.growth:
             out.append(Finding(b.name, "the state grows fast",
-                               f"its norm grew {b.state_growth:.3g}× over the solve",
+                               f"its norm, largest over start: {_growth(b.state_growth)}",
                                "normalise the state, bound the dynamics' output, lower the "
                                "learning rate"))
     if any("iteration did not converge" in w for w in d.warnings):

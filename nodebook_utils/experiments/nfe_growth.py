@@ -3,9 +3,9 @@ how training blows up (11_when_neural_odes_go_wrong).
 
 The task is the nested circles of Dupont, Doucet & Teh (2019, "Augmented Neural ODEs"): points
 inside radius 0.5 are one class, points between radii 1 and 1.5 the other. A Neural ODE on
-the plane cannot pull the inner disc out of the ring (its flow is a homeomorphism), so it
-learns ever more contorted dynamics, and the solver needs ever more steps: Dupont et al.'s
-Figure 8 shows the NFE of such a model growing in training. Each configuration trains
+the plane cannot pull the inner disc out of the ring (its flow is a homeomorphism): Dupont et
+al. show that it can approximate such a function only with complex flows, which are expensive
+to solve. Each configuration trains
 ``dh/dt = MLP(h)`` (two hidden layers) on the plane, followed by a linear classifier, with
 Adam, for ``iterations`` steps of a fresh batch each, and records the forward NFE of every
 step:
@@ -18,8 +18,8 @@ step:
   for a blow-up; training stops at the first failed solve, and the step is recorded.
 
 A solve fails when torchdiffeq stops it: its step size underflows, its state is no longer
-finite, or it needs more than ``max_steps`` steps (60: ten times what the healthy models of
-lesson 11 take at the start, so a solve that needs more is one that has run away).
+finite, or it needs more than ``max_steps`` steps (60; the healthy configurations stay below
+half of that, which lesson 11 checks in its run).
 
 Each seed draws its own initial weights and its own sequence of batches (seeded), and every
 configuration of a seed sees the same batches. ``python -m
