@@ -104,7 +104,9 @@ def generated(anchors: dict[str, dict[str, str]]) -> dict[str, str]:
     committed = reproduce.report(reproduce.load([ROOT / p for p in reproduce.COMMITTED]))
     parts = {"@@LAUNCH@@": f"Start with lesson 00 online: {badges}",
              "@@SYLLABUS@@": course.syllabus_markdown("lessons/"),
-             "@@HEADLINE@@": reproduce.headline_markdown(committed)}
+             "@@HEADLINE@@": reproduce.headline_markdown(committed),
+             "@@LESSON-TOC@@": "\n".join(f"lessons/{lesson.notebook.removesuffix('.ipynb')}"
+                                         for lesson in course.LESSONS if lesson.available)}
     for name, original in (("ecg", "original"), ("mnist", "reference")):
         result = json.loads((ROOT / "benchmarks" / "results" / f"{name}_speed.json").read_text(
             encoding="utf-8"))
