@@ -863,8 +863,6 @@ def _measure_memory(diagnosis: Diagnosis, model: nn.Module, x: Tensor, y: Tensor
             meter = SavedTensorsMeter(ignore=list(model.parameters()))
 
             def step(meter: SavedTensorsMeter = meter) -> None:
-                for p in model.parameters():
-                    p.grad = None
                 with meter.active():
                     loss = _loss(loss_fn, model(x), y)
                 loss.backward()
@@ -874,6 +872,8 @@ def _measure_memory(diagnosis: Diagnosis, model: nn.Module, x: Tensor, y: Tensor
             except AssertionError:  # this method fails here (other_failure says why)
                 continue
             meter.storages.clear()
+            for p in model.parameters():  # freed here, not inside the measured step
+                p.grad = None
             peak = peak_memory(step, device)
             name = ("adjoint" if blocks[0].adjoint else "backprop") if blocks else "as called"
             measured[name] = {"saved_mib": meter.bytes / 2**20,

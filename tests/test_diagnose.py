@@ -293,3 +293,13 @@ def test_bad_input_gets_a_clear_error():
         dg.diagnose(block([-1.0, -2.0, -3.0, -4.0]), [X, X, X])
     with pytest.raises(TypeError, match="torch.nn.Module"):
         dg.diagnose(lambda x: x, X)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_diagnose_on_cuda():
+    model = nn.Sequential(nn.Linear(4, 16), ODEBlock(MLP(16, 32)), nn.Linear(16, 3)).cuda()
+    batch = (X.cuda(), torch.randint(0, 3, (16,), device="cuda"))
+    d = dg.diagnose(model, batch)
+    assert d.device.startswith("cuda") and d.memory["backprop"]["peak_mib"] > 0
+    assert d.blocks[0].nfe_forward > 0 and d.gradient_relative_error < 1e-2
+    json.dumps(d.to_dict())
