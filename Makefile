@@ -52,8 +52,9 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check nodebook_utils tests notebooks benchmarks tools
-	NODEBOOK_MODE=fast $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300 --durations=15
+	NODEBOOK_MODE=fast $(PY) -m pytest notebooks tests -n auto --dist loadfile --nbval-lax \
+		--nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+		--nbval-cell-timeout=300 --durations=15
 
 # Widget state is machine noise in a committed notebook. (nbclient's store_widget_state=False
 # would be the switch, but it fails on notebooks whose interact() widgets write output.)

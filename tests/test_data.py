@@ -85,8 +85,9 @@ def test_read_idx_reads_uint8_and_big_endian_int(tmp_path: Path, compress: bool)
         (b"\x00\x00\x08\x02" + struct.pack(">I", 3), "truncated IDX header"),
         (idx_bytes(np.zeros((2, 3), np.uint8), 0x08)[:-1], "truncated or with trailing data"),
         (idx_bytes(np.zeros((2, 3), np.uint8), 0x08) + b"\x00", "header promises 18"),
-        (gzip.compress(idx_bytes(np.zeros(50, np.uint8), 0x08))[:-9], "truncated gzip"),
+        (gzip.compress(idx_bytes(np.zeros(50, np.uint8), 0x08), mtime=0)[:-9], "truncated gzip"),
     ],
+    ids=lambda value: value if isinstance(value, str) else None,  # the message names the case
 )
 def test_read_idx_rejects_malformed_files(tmp_path: Path, raw: bytes, message: str) -> None:
     path = tmp_path / "bad-idx1-ubyte"
