@@ -402,7 +402,6 @@ class _Recorder:
         self.stack: list[str] = []
         self.phase = "forward"
         self.solves: list[_Solve] = []
-        self.keep_points = True
 
     def sync(self) -> None:
         if self.device.type == "cuda":
@@ -454,8 +453,7 @@ def _recording(cls: type, method: str, recorder: _Recorder) -> type:
             s.accepted.append(accepted)
             if accepted and s.phase == "forward":
                 s.norms.append(float(y.detach().norm()))
-                if recorder.keep_points:
-                    s.points.append((t.detach().clone(), y.detach().clone(), h))
+                s.points.append((t.detach().clone(), y.detach().clone(), h))
 
         def integrate(self, t: Tensor) -> Tensor:
             self._solve.interval = abs(float(t[-1] - t[0]))
@@ -670,10 +668,6 @@ def diagnose(model: nn.Module, batch: Any, loss_fn: Callable[..., Tensor] | None
             torch.cuda.set_rng_state_all(cuda_rng)
 
 
-def _loss(loss_fn: Callable[..., Tensor], output: Tensor, y: Tensor | None) -> Tensor:
-    return loss_fn(output, y) if y is not None else loss_fn(output, None)
-
-
 def _step(model: nn.Module, x: Tensor, y: Tensor | None, loss_fn: Callable[..., Tensor],
           recorder: _Recorder | None) -> tuple[Tensor, float, float]:
     """Forward and backward; the two times. Gradients are set to None first."""
@@ -684,7 +678,7 @@ def _step(model: nn.Module, x: Tensor, y: Tensor | None, loss_fn: Callable[..., 
     start = time.perf_counter()
     if recorder:
         recorder.phase = "forward"
-    loss = _loss(loss_fn, model(x), y)
+    loss = loss_fn(model(x), y)
     sync()
     forward = time.perf_counter() - start
     if recorder:
@@ -864,7 +858,7 @@ def _measure_memory(diagnosis: Diagnosis, model: nn.Module, x: Tensor, y: Tensor
 
             def step(meter: SavedTensorsMeter = meter) -> None:
                 with meter.active():
-                    loss = _loss(loss_fn, model(x), y)
+                    loss = loss_fn(model(x), y)
                 loss.backward()
 
             try:
