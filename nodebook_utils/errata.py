@@ -1,5 +1,5 @@
 """The errata (00_start_here): every mistake of the sources that the course corrects, each with
-the lesson section that shows the correction with code. 00_start_here and README.md show the
+the lesson section that shows the correction with code. 00_start_here and the website show the
 same list (:func:`errata_markdown`); a test keeps them in step and checks every section exists.
 """
 
@@ -76,7 +76,7 @@ ERRATA: tuple[Erratum, ...] = (
 
 def errata_markdown(prefix: str = "") -> str:
     """The errata as a Markdown table; links are ``prefix + notebook#anchor`` (``""`` from
-    inside notebooks/, ``"notebooks/"`` from the README)."""
+    inside notebooks/, ``"lessons/"`` on the website)."""
     lines = ["| source | said | what is right | shown in |", "|---|---|---|---|"]
     for e in ERRATA:
         lesson = e.notebook[:2]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+import numpy as np
 from cycler import cycler
 
 from .config import get_settings
@@ -84,29 +85,69 @@ def savefig(fig: plt.Figure, name: str, *, force: bool = False) -> Path | None:
     return path
 
 
-def _look(line: mpl.lines.Line2D) -> tuple:
-    """What tells a line apart without its colour: its dash pattern (custom dashes all report
-    the line style "--", so the pattern itself is compared) and its marker."""
-    dashes = getattr(line, "_unscaled_dash_pattern", None)  # matplotlib >= 3.6
-    return line.get_linestyle(), str(dashes), line.get_marker()
+def _look(artist: mpl.artist.Artist) -> tuple:
+    """What tells an artist apart without its colour. A line: its dash pattern (custom dashes
+    all report the line style "--", so the pattern itself is compared), its marker and its
+    width (within a factor 2, compared by :func:`colour_only_lines`). A scatter: its marker
+    shape. A filled area, patch or arrow (``fill_between``, ``bar``, ``quiver``, a legend's
+    patch): its hatch, its edge style and whether it is filled or hollow. Different kinds of
+    artist always look different."""
+    if isinstance(artist, mpl.lines.Line2D):
+        dashes = getattr(artist, "_unscaled_dash_pattern", None)  # matplotlib >= 3.6
+        return "line", artist.get_linestyle(), str(dashes), artist.get_marker()
+    if isinstance(artist, mpl.collections.PathCollection):  # scatter
+        shapes = tuple(tuple(map(tuple, p.vertices.round(3))) for p in artist.get_paths()[:1])
+        return "scatter", shapes, artist.get_hatch()
+    if isinstance(artist, (mpl.collections.Collection, mpl.patches.Patch)):
+        faces = mpl.colors.to_rgba_array(artist.get_facecolor())
+        filled = bool(len(faces)) and float(faces[:, 3].max()) > 0  # hollow arrows or bars
+        return "area", artist.get_hatch(), str(artist.get_linestyle()), filled
+    return "other", id(artist)
+
+
+def _colour(artist: mpl.artist.Artist) -> tuple:
+    if isinstance(artist, mpl.lines.Line2D):
+        return mpl.colors.to_rgba(artist.get_color())
+    colours = mpl.colors.to_rgba_array(artist.get_facecolor())
+    return tuple(np.round(colours[0], 3)) if len(colours) else ()
+
+
+def _width(artist: mpl.artist.Artist) -> float:
+    width = artist.get_linewidth()
+    return float(np.atleast_1d(width)[0]) if np.size(width) else 1.0
+
+
+def _entries(fig: plt.Figure, ax: plt.Axes) -> list[tuple[str, mpl.artist.Artist]]:
+    """What a reader tells apart in one axes: its labelled visible lines, and every entry of
+    its legend (and of the figure's legends, with the first axes), however the labels were
+    given (``label=``, ``legend([...])``) and whatever drew them (lines, ``scatter``,
+    ``fill_between``, ``bar``)."""
+    entries = {line.get_label(): line for line in ax.get_lines()
+               if line.get_visible() and not line.get_label().startswith("_")}
+    legends = [ax.get_legend()] + (list(fig.legends) if ax is fig.axes[0] else [])
+    for legend in filter(None, legends):
+        handles = getattr(legend, "legend_handles", None) or legend.legendHandles
+        for handle, text in zip(handles, legend.get_texts(), strict=False):
+            if handle is not None and text.get_text() not in entries:
+                entries[text.get_text()] = handle
+    return list(entries.items())
 
 
 def colour_only_lines(fig: plt.Figure) -> list[str]:
-    """Pairs of labelled lines in one axes that differ by colour alone: the same line style,
-    marker and (within a factor 2) width (00_start_here). A reader who cannot tell the colours
-    apart cannot tell those lines apart either. Empty when every labelled line has a look of
-    its own; :func:`show` refuses a figure where it is not."""
+    """Pairs of labelled lines, markers or areas in one axes (or one legend) that differ by
+    colour alone: the same kind, line style, marker or hatch, and (within a factor 2) width
+    (00_start_here). A reader who cannot tell the colours apart cannot tell those apart
+    either. Empty when every labelled artist has a look of its own; :func:`show` refuses a
+    figure where it is not."""
     pairs = []
     for ax in fig.axes:
-        lines = [line for line in ax.get_lines()
-                 if line.get_visible() and not line.get_label().startswith("_")]
-        for i, a in enumerate(lines):
-            for b in lines[i + 1:]:
-                widths = sorted((a.get_linewidth(), b.get_linewidth()))
-                same_look = _look(a) == _look(b) and widths[1] < 2 * widths[0]
-                if same_look and mpl.colors.to_rgba(a.get_color()) != mpl.colors.to_rgba(
-                        b.get_color()):
-                    pairs.append(f"{a.get_label()!r} and {b.get_label()!r}")
+        entries = _entries(fig, ax)
+        for i, (label_a, a) in enumerate(entries):
+            for label_b, b in entries[i + 1:]:
+                widths = sorted((_width(a), _width(b)))
+                same_look = _look(a) == _look(b) and widths[1] < 2 * max(widths[0], 1e-9)
+                if same_look and _colour(a) != _colour(b):
+                    pairs.append(f"{label_a!r} and {label_b!r}")
     return pairs
 
 

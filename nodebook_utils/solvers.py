@@ -17,7 +17,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -38,6 +40,7 @@ __all__ = [
     "dopri5_step",
     "error_ratio",
     "euler_step",
+    "implicit_euler_step",
     "initial_step_size",
     "midpoint_step",
     "mixed_norm",
@@ -46,6 +49,9 @@ __all__ = [
     "rk_stages",
     "rk_step",
     "rms_norm",
+    "stability_function",
+    "stability_limit",
+    "stability_radius",
     "step_factor",
 ]
 
@@ -112,6 +118,48 @@ DOPRI5 = ButcherTableau(
 TABLEAUX = {tableau.name: tableau for tableau in (EULER, MIDPOINT, RK4, DOPRI5)}
 
 
+def stability_function(tableau: ButcherTableau, z: Any) -> Any:
+    """``R(z)``: one step of ``tableau`` on ``dy/dt = lam * y`` multiplies ``y`` by ``R(h lam)``
+    (04_resnets_as_euler; 11_when_neural_odes_go_wrong). With ``K`` the stages divided by
+    ``lam y``, ``K = 1 + z A K``, so ``R(z) = 1 + z b^T (I - z A)^{-1} 1``; ``A`` is strictly
+    lower triangular for an explicit method, so ``K`` is found stage by stage. ``z`` may be a
+    number or a NumPy array."""
+    ks: list[Any] = []
+    for row in tableau.a:
+        ks.append(1 + z * sum((a * k for a, k in zip(row, ks, strict=False)), 0.0))
+    return 1 + z * sum((b * k for b, k in zip(tableau.b, ks, strict=True)), 0.0)
+
+
+def stability_radius(tableau: ButcherTableau, angle: float = math.pi, *,
+                     search: float = 50.0) -> float:
+    """How far ``z = h lam`` may go from 0 along the ray at ``angle`` before one step of
+    ``tableau`` amplifies instead of damping, ``|R(z)| > 1`` (04_resnets_as_euler;
+    11_when_neural_odes_go_wrong). ``angle = pi`` is the negative real axis (a decaying mode);
+    near ``pi / 2`` the ray runs along the imaginary axis (an oscillating mode), where Euler's
+    radius shrinks to 0. Found on a grid of the ray up to ``search``, refined by bisection
+    (to 1e-9); ``inf`` if the whole searched ray is stable."""
+    direction = complex(math.cos(angle), math.sin(angle))
+    s = np.linspace(0.0, search, 200_001)[1:]
+    bad = np.abs(stability_function(tableau, s * direction)) > 1 + 1e-12
+    if not bad.any():
+        return math.inf
+    first = int(np.argmax(bad))
+    low, high = (float(s[first - 1]) if first else 0.0), float(s[first])
+    while high - low > 1e-9:
+        mid = (low + high) / 2
+        stable = abs(stability_function(tableau, mid * direction)) <= 1 + 1e-12
+        low, high = (mid, high) if stable else (low, mid)
+    return low
+
+
+def stability_limit(tableau: ButcherTableau) -> float:
+    """The stability radius on the negative real axis (04_resnets_as_euler): every step
+    with ``-x <= h lam <= 0`` keeps a decaying linear system decaying. 2 for Euler and the
+    midpoint method, about 2.785 for RK4 and 3.307 for Dopri5; an explicit solver whose step
+    times the dynamics' most negative eigenvalue passes it amplifies errors at every step."""
+    return stability_radius(tableau, math.pi)
+
+
 class CountNFE(nn.Module):
     """Wrap dynamics ``func(t, y)`` and count its calls in ``nfe`` (04_resnets_as_euler).
 
@@ -167,6 +215,34 @@ def rk4_step(func: Dynamics, t: Time, y: Tensor, h: float) -> Tensor:
     k3 = func(t + h / 2, y + (h / 2) * k2)
     k4 = func(t + h, y + h * k3)
     return y + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
+
+
+def implicit_euler_step(func: Dynamics, t: Time, y: Tensor, h: float, *,
+                        iterations: int = 4) -> Tensor:
+    """One step of the implicit (backward) Euler method, ``y1 = y + h f(t + h, y1)``
+    (11_when_neural_odes_go_wrong).
+
+    The equation for ``y1`` is solved by Newton's method from ``y1 = y``: each iteration
+    solves ``(I - h J) d = -(y1 - y - h f(t + h, y1))`` with ``J`` the Jacobian of ``func``
+    at ``y1`` (built column by column with autograd, so meant for small states), then sets
+    ``y1 = y1 + d``. For linear dynamics one iteration is exact. Its stability function is
+    ``1 / (1 - z)``: stable for every step on a decaying linear system, where every explicit
+    method has a finite limit (:func:`stability_limit`). Differentiable: autograd follows
+    the Newton iterations.
+    """
+    t1 = t + h
+    shape, y_flat = y.shape, y.reshape(-1)
+    eye = torch.eye(y_flat.numel(), dtype=y.dtype, device=y.device)
+
+    def f(v: Tensor) -> Tensor:
+        return func(t1, v.reshape(shape)).reshape(-1)
+
+    y1 = y_flat
+    for _ in range(iterations):
+        jacobian = torch.autograd.functional.jacobian(f, y1, create_graph=torch.is_grad_enabled())
+        residual = y1 - y_flat - h * f(y1)
+        y1 = y1 + torch.linalg.solve(eye - h * jacobian, -residual)
+    return y1.reshape(shape)
 
 
 def _weighted_sum(weights: Sequence[float], ks: Sequence[Tensor]) -> Tensor:

@@ -2,12 +2,22 @@
 experiment run once with tiny settings per test session."""
 
 import os
+import pickle
 from pathlib import Path
 
+import filelock
 import pytest
+import torch
 
 from nodebook_utils import data
 from nodebook_utils.experiments import ecg, mnist, spiral
+
+# Under pytest-xdist (`make test` runs one worker per core) each worker and the notebook kernels
+# it starts use one thread: two workers with two threads each on two cores run several times
+# slower than one.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
 
 # The mirror: NODEBOOK_MIRROR when set (CI sets it: then its files must be there, and a test
 # that needs them fails rather than skips), else ../shared/data beside the checkout if present.
@@ -44,21 +54,40 @@ def mirror_without_train_images(mirror: Path, tmp_path: Path,
 
 
 
+def _once(name: str, factory: pytest.TempPathFactory, run):
+    """``run()`` once per test session, also under pytest-xdist: the first worker to get here
+    runs it and leaves its result (pickled) in the session's shared temporary folder, under a
+    file lock; the other workers read it (the recipe of pytest-xdist's documentation)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return run()
+    shared = factory.getbasetemp().parent
+    path = shared / f"{name}.pickle"
+    with filelock.FileLock(f"{path}.lock"):
+        if path.exists():
+            return pickle.loads(path.read_bytes())
+        result = run()
+        path.write_bytes(pickle.dumps(result))
+        return result
+
+
 @pytest.fixture(scope="session")
-def tiny_spiral():
+def tiny_spiral(tmp_path_factory):
     """Euler and RK4, with and without the adjoint, 2 seeds of 31 iterations."""
-    return spiral.run(mode="fast", solvers=["euler", "rk4", "dopri5"], adjoint=[False, True],
-                      seeds=[0, 1], iterations=31, snapshots=[0, 30])
+    return _once("tiny_spiral", tmp_path_factory, lambda: spiral.run(
+        mode="fast", solvers=["euler", "rk4", "dopri5"], adjoint=[False, True], seeds=[0, 1],
+        iterations=31, snapshots=[0, 30]))
 
 
 @pytest.fixture(scope="session")
-def tiny_mnist():
+def tiny_mnist(tmp_path_factory):
     """The three MNIST models, 8 steps on 256 images."""
-    return mnist.run(mode="fast", limit=256, max_batches=8)
+    return _once("tiny_mnist", tmp_path_factory,
+                 lambda: mnist.run(mode="fast", limit=256, max_batches=8))
 
 
 @pytest.fixture(scope="session")
-def tiny_ecg():
+def tiny_ecg(tmp_path_factory):
     """The ECG ResNet for 8 steps and the Neural ODE for 1, Kaggle protocol, fast records."""
     budget = {"resnet": {"epochs": 1, "max_batches": 8}, "odenet": {"epochs": 1, "max_batches": 1}}
-    return ecg.run(mode="fast", protocols=["kaggle"], budget={"kaggle": budget})
+    return _once("tiny_ecg", tmp_path_factory,
+                 lambda: ecg.run(mode="fast", protocols=["kaggle"], budget={"kaggle": budget}))

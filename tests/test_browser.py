@@ -89,13 +89,13 @@ class Lab:
         for name, values in LAB_SETTINGS.items():
             path = home / "settings" / name
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(values))
+            path.write_text(json.dumps(values), encoding="utf-8")
         env = dict(os.environ, NODEBOOK_MODE="fast", JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
                    JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
                    JUPYTER_RUNTIME_DIR=str(home / "runtime"), JUPYTER_DATA_DIR=str(home / "data"),
                    JUPYTER_CONFIG_DIR=str(home / "config"), TQDM_DISABLE="1")
         self.log_path = home / "lab.log"
-        self.log = open(self.log_path, "w")
+        self.log = open(self.log_path, "w", encoding="utf-8")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
              f"--port={self.port}", "--ServerApp.port_retries=0",
@@ -126,7 +126,7 @@ class Lab:
 
     def log_text(self) -> str:
         self.log.flush()
-        return self.log_path.read_text()[-3000:]
+        return self.log_path.read_text(encoding="utf-8")[-3000:]
 
     def stop(self) -> None:
         os.killpg(self.proc.pid, signal.SIGTERM)
@@ -293,8 +293,10 @@ def test_slides_run_offline_in_chromium(browser):
     classroom.install_vendor(out)  # fetched from npm once, as `make slides` does
     path = ROOT / "notebooks" / "04_resnets_as_euler.ipynb"
     (deck,) = classroom.export([path], "slides", out)
+    lesson = nbformat.read(path, as_version=4)
+    classroom.with_slide_metadata(lesson)
     expected = sum(c.metadata["slideshow"]["slide_type"] in ("slide", "subslide")
-                   for c in nbformat.read(path, as_version=4).cells)
+                   for c in classroom.deck_cells(lesson.cells))
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     remote: list[str] = []
 
@@ -337,3 +339,49 @@ def test_slides_run_offline_in_chromium(browser):
         context.close()
     assert remote == [], f"the slides asked the network for {remote}"
     assert problems == [], f"script errors: {problems}"
+
+
+# Every slide's content height against its box, and every code block that is wider than its
+# box: it must scroll sideways (overflow-x auto or scroll), never be cut off.
+SLIDE_FIT_JS = """() => {
+  const R = require('%s');
+  const tall = [], cut = [];
+  R.getSlides().forEach((slide) => {
+    const at = R.getIndices(slide);
+    R.slide(at.h, at.v);
+    if (slide.scrollHeight > slide.clientHeight + 2) tall.push([at.h, at.v]);
+    slide.querySelectorAll('pre').forEach((pre) => {
+      const x = getComputedStyle(pre).overflowX;
+      if (pre.scrollWidth > pre.clientWidth + 2 && x !== 'auto' && x !== 'scroll')
+        cut.push([at.h, at.v]);
+    });
+  });
+  return [tall, cut, R.getTotalSlides()];
+}"""
+
+
+@pytest.mark.parametrize("name", ["09_ecg_resnet_vs_node.ipynb", "10_fast_neural_odes.ipynb"])
+def test_every_slide_fits_the_screen_and_no_code_line_is_cut_off(browser, name):
+    """The two longest lessons: a slide taller than the screen, or a code line cut off at its
+    right edge, fails (long cells continue on sub-slides; long lines scroll sideways)."""
+    classroom = load_classroom()
+    out = ROOT / "build" / "slides"
+    classroom.install_vendor(out)
+    (deck,) = classroom.export([ROOT / "notebooks" / name], "slides", out)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
+        "file://") else route.abort())
+    page = context.new_page()
+    reveal = f"require('{classroom.REVEAL}/dist/reveal.js')"
+    try:
+        page.goto(deck.as_uri())
+        page.wait_for_function(f"() => {{ try {{ return {reveal}.isReady(); }}"
+                               " catch (error) { return false; } }", timeout=30_000)
+        page.wait_for_function("() => window.MathJax && MathJax.Hub && MathJax.Hub.queue"
+                               " && MathJax.Hub.queue.pending === 0", timeout=60_000)
+        tall, cut, total = page.evaluate(SLIDE_FIT_JS % f"{classroom.REVEAL}/dist/reveal.js")
+    finally:
+        context.close()
+    assert total > 10
+    assert not cut, f"{name}: code cut off on slides {cut}"
+    assert not tall, f"{name}: {len(tall)} of {total} slides taller than the screen: {tall}"

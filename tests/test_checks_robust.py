@@ -64,6 +64,8 @@ VALUE_CHECKERS = {
     "check_fixed_step_nfe": lambda a: checks.check_fixed_step_nfe("x", a, "euler", 0.05),
     "check_dynamics_parameters": lambda a: checks.check_dynamics_parameters("x", a),
     "check_euler_stability_limit": lambda a: checks.check_euler_stability_limit("x", a, 10.0),
+    "check_stable_steps": lambda a: checks.check_stable_steps("x", a, lam=40, method="rk4"),
+    "check_repaired_spiral": lambda a: checks.check_repaired_spiral("x", a),
 }
 FUNCTION_CHECKERS = {
     "check_function": lambda f: checks.check_function("x", f, torch.sin, [(torch.ones(3),)]),
@@ -87,6 +89,7 @@ FUNCTION_CHECKERS = {
     "check_time_bias_map": lambda f: checks.check_time_bias_map("x", f),
     "check_cost_model": lambda f: checks.check_cost_model("x", f),
     "check_hutchinson": lambda f: checks.check_hutchinson("x", f),
+    "check_spectral_radius": lambda f: checks.check_spectral_radius("x", f),
 }
 
 

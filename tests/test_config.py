@@ -97,10 +97,10 @@ def test_short_path_can_be_pasted_into_a_shell(tmp_path, monkeypatch):
     """Each form names the folder in a POSIX shell: ~ and $TMPDIR only where they mean it."""
     folder = tmp_path / "with space" / "data"
     folder.mkdir(parents=True)
-    (folder / "marker").write_text("here")
+    (folder / "marker").write_text("here", encoding="utf-8")
     home = tmp_path / "home"
     (home / ".cache").mkdir(parents=True)
-    (home / ".cache" / "marker").write_text("home")
+    (home / ".cache" / "marker").write_text("home", encoding="utf-8")
     cases = []
     for tmpdir in (None, str(tmp_path)):  # TMPDIR unset, and TMPDIR naming the temp folder
         if tmpdir is None:

@@ -85,8 +85,9 @@ def test_read_idx_reads_uint8_and_big_endian_int(tmp_path: Path, compress: bool)
         (b"\x00\x00\x08\x02" + struct.pack(">I", 3), "truncated IDX header"),
         (idx_bytes(np.zeros((2, 3), np.uint8), 0x08)[:-1], "truncated or with trailing data"),
         (idx_bytes(np.zeros((2, 3), np.uint8), 0x08) + b"\x00", "header promises 18"),
-        (gzip.compress(idx_bytes(np.zeros(50, np.uint8), 0x08))[:-9], "truncated gzip"),
+        (gzip.compress(idx_bytes(np.zeros(50, np.uint8), 0x08), mtime=0)[:-9], "truncated gzip"),
     ],
+    ids=lambda value: value if isinstance(value, str) else None,  # the message names the case
 )
 def test_read_idx_rejects_malformed_files(tmp_path: Path, raw: bytes, message: str) -> None:
     path = tmp_path / "bad-idx1-ubyte"
@@ -357,7 +358,7 @@ def test_the_rebuild_of_all_48_records_has_kaggles_exact_counts(data_dir: Path, 
 
 def test_kaggle_csv_source_rejects_a_wrong_file(data_dir: Path) -> None:
     data_dir.mkdir(parents=True)
-    (data_dir / "mitbih_train.csv").write_text("0.5," * 187 + "0\n")
+    (data_dir / "mitbih_train.csv").write_text("0.5," * 187 + "0\n", encoding="utf-8")
     with pytest.raises(data.ChecksumError) as info:
         data.load_heartbeats("train", source="kaggle")
     message = str(info.value)
@@ -514,7 +515,7 @@ def test_a_leftover_temporary_file_does_not_block_a_fetch(data_dir: Path, mirror
     target.parent.mkdir(parents=True)
     # what a dead process with this PID could have left under a PID-based temporary name
     (target.parent / f"{target.name}.{os.getpid()}.tmp").mkdir()
-    (target.parent / f".{target.name}.deadbeef.tmp").write_text("left behind")
+    (target.parent / f".{target.name}.deadbeef.tmp").write_text("left behind", encoding="utf-8")
     assert data.fetch_file(data.MNIST_FILES["test-labels"]) == target
     assert target.is_file()
 
@@ -539,7 +540,7 @@ def test_only_unsupported_links_fall_back_to_a_copy(
 def test_an_unwritable_data_folder_is_a_clear_error(tmp_path: Path, mirror: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     blocker = tmp_path / "a-file"
-    blocker.write_text("not a folder")
+    blocker.write_text("not a folder", encoding="utf-8")
     monkeypatch.setenv("NODEBOOK_DATA", str(blocker / "data"))
     with pytest.raises(data.DataUnavailableError, match="NODEBOOK_DATA"):
         data.fetch_file(data.MNIST_FILES["test-labels"])

@@ -98,7 +98,8 @@ def test_spiral_run_learns_and_reports_paired_comparisons(tiny_spiral, tmp_path)
     assert first[("euler", False, 0)] == pytest.approx(first[("euler", True, 0)], rel=1e-5)
     path = common.save_result(result, tmp_path)
     assert path.name == "spiral-fast.json" and common.load_result(path) == result
-    loss_line = next(line for line in path.read_text().splitlines() if '"loss"' in line)
+    loss_line = next(line for line in path.read_text(encoding="utf-8").splitlines()
+                     if '"loss"' in line)
     numbers = loss_line.split("[", 1)[1].split("]", 1)[0]
     assert numbers.count(",") == len(result["runs"][0]["loss"]) - 1  # one list, one line
 

@@ -5,6 +5,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -39,6 +40,20 @@ def test_make_lab_starts_jupyterlab_on_the_first_notebook():
     assert ("--allow-root" in arguments) == (os.geteuid() == 0)
 
 
+def test_make_lab_refuses_a_busy_port_with_one_line():
+    """JupyterLab would move to the next port, and the URL printed would open the first
+    server's login page: make lab stops instead, before printing any URL."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(["make", "-o", ".venv/.nodebook-installed", "lab", f"PORT={port}"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert f"port {port} is in use" in done.stdout and "token=" not in done.stdout
+    assert "--ServerApp.port_retries=0" in lab_arguments()  # and JupyterLab never moves
+
+
 def test_make_lab_prints_the_url_that_opens_the_first_notebook():
     url, arguments = make_lab()
     token = next(a.split("=", 1)[1] for a in arguments if a.startswith("--IdentityProvider.token="))
@@ -52,10 +67,9 @@ def test_jupyterlab_serves_the_notebooks(tmp_path):
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path))
     start_url, arguments = make_lab(token)
     arguments = [a for a in arguments if not a.startswith("--port=")]
-    log = open(tmp_path / "lab.log", "w")
+    log = open(tmp_path / "lab.log", "w", encoding="utf-8")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", *arguments, f"--port={port}", "--no-browser",
-         "--ServerApp.port_retries=0"],
+        [sys.executable, "-m", "jupyter", "lab", *arguments, f"--port={port}", "--no-browser"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}/api/contents/notebooks"
@@ -72,6 +86,13 @@ def test_jupyterlab_serves_the_notebooks(tmp_path):
         start_url = start_url.replace(":8888/", f":{port}/")
         with urllib.request.urlopen(start_url, timeout=10) as response:
             start_page = response.status, response.read().decode()
+        # the course's settings: no "notified about official Jupyter news?" prompt
+        notification = urllib.request.Request(
+            f"http://127.0.0.1:{port}/lab/api/settings/@jupyterlab/apputils-extension:notification",
+            headers={"Authorization": f"token {token}"})
+        with urllib.request.urlopen(notification, timeout=10) as response:
+            schema = json.load(response)["schema"]["properties"]
+        settings = {key: schema[key]["default"] for key in ("fetchNews", "checkForUpdates")}
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -79,10 +100,11 @@ def test_jupyterlab_serves_the_notebooks(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()
-    output = (tmp_path / "lab.log").read_text()
+    output = (tmp_path / "lab.log").read_text(encoding="utf-8")
     assert listing is not None, f"the server did not answer in 90 s:\n{output[-3000:]}"
     names = {item["name"] for item in listing["content"]}
     assert {p.name for p in (ROOT / "notebooks").glob("*.ipynb")} <= names
     assert "00_start_here.ipynb" in names
     assert start_page[0] == 200 and "JupyterLab" in start_page[1]
     assert f"127.0.0.1:{port}/lab" in output
+    assert settings["fetchNews"] == "false" and settings["checkForUpdates"] is False

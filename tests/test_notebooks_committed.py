@@ -18,7 +18,8 @@ LEAKS = {str(ROOT.parent) + os.sep, tempfile.gettempdir() + os.sep, str(Path.hom
 
 
 def code_cells(path):
-    return [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return [c for c in cells if c["cell_type"] == "code"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -46,7 +47,7 @@ def test_notebooks_stay_light(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_lesson_template(path):
     """Objectives and run time up front, a summary and references at the end."""
-    cells = json.loads(path.read_text())["cells"]
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     first = "".join(cells[0]["source"]).lower()
     texts = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
     markdown = "\n".join(texts).lower()
@@ -57,7 +58,7 @@ def test_lesson_template(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_header_run_time_is_the_roadmaps(path):
     """The run time in the first cell is the measured one that README and 00 show."""
-    first = "".join(json.loads(path.read_text())["cells"][0]["source"])
+    first = "".join(json.loads(path.read_text(encoding="utf-8"))["cells"][0]["source"])
     number = int(path.name[:2])
     assert LESSONS[number].notebook == path.name
     assert run_time_text(number) in " ".join(first.split()), (
@@ -119,7 +120,7 @@ def test_solutions_never_overwrite_the_learners_names(path):
 def test_no_widget_state_and_no_frozen_progress_bars(path):
     """Widget state is machine noise (make notebooks does not store it); a progress bar in a
     committed output is frozen forever (TQDM_DISABLE=1 hides the package's bars)."""
-    notebook = json.loads(path.read_text())
+    notebook = json.loads(path.read_text(encoding="utf-8"))
     assert "widgets" not in notebook["metadata"], "remove metadata.widgets"
     for i, cell in enumerate(code_cells(path)):
         for out in cell["outputs"]:
@@ -136,7 +137,7 @@ def test_no_widget_state_and_no_frozen_progress_bars(path):
 @pytest.mark.parametrize("path", [p for p in NOTEBOOKS if not p.name.startswith("00")],
                          ids=lambda p: p.name)
 def test_each_lesson_links_the_lessons_it_builds_on(path):
-    first = "".join(json.loads(path.read_text())["cells"][0]["source"])
+    first = "".join(json.loads(path.read_text(encoding="utf-8"))["cells"][0]["source"])
     line = next((x for x in first.splitlines() if x.startswith("**Builds on:**")), None)
     assert line, 'the first cell needs a "**Builds on:**" line with links'
     links = re.findall(r"\]\((\d\d_[\w]+\.ipynb)\)", line)
@@ -144,7 +145,8 @@ def test_each_lesson_links_the_lessons_it_builds_on(path):
 
 
 def test_00_names_the_sources_in_full():
-    text = json.dumps(json.loads((ROOT / "notebooks" / "00_start_here.ipynb").read_text()))
+    path = ROOT / "notebooks" / "00_start_here.ipynb"
+    text = json.dumps(json.loads(path.read_text(encoding="utf-8")))
     for source in ("Neural Ordinary Differential Equations: Review of Literature",
                    "Harvey Mudd", "Math 179", "Chen et al"):
         assert source in text
@@ -161,7 +163,7 @@ def _markdown_near(cell):
 def test_every_figure_has_alt_text_and_a_caption(path):
     """Alt text in the image's metadata (exports keep it: tests/test_classroom.py) and a
     "*Figure N." caption in the same cell's output or right after it."""
-    cells = json.loads(path.read_text())["cells"]
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     for i, cell in enumerate(cells):
         images = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
         for out in images:
@@ -223,19 +225,11 @@ def test_prose_words_counts_what_a_cell_writes_not_its_labels():
     assert prose_words('print("x =", x)') == 0
 
 
-# Lessons 02 and 08-10 are rewritten under this rule on branch wip/issue-19-lessons-09-10
-# and land once executed in standard mode; strict, so the marker goes when they pass.
-_PROSE_PENDING = {"02_convolutional_networks.ipynb", "08_mnist_odenet.ipynb",
-                  "09_ecg_resnet_vs_node.ipynb",
-                  "10_fast_neural_odes.ipynb"}
-
-
-@pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="issue 19: rewrite pending"))
-    if p.name in _PROSE_PENDING else p for p in NOTEBOOKS], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_no_code_cell_writes_prose(path):
     """Conclusions live in Markdown; a code cell shows numbers and at most a short caption."""
-    heavy = [(i, words) for i, cell in enumerate(json.loads(path.read_text())["cells"])
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    heavy = [(i, words) for i, cell in enumerate(cells)
              if cell["cell_type"] == "code"
              for words in [prose_words("".join(cell["source"]))] if words > PROSE_LIMIT]
     assert not heavy, f"(cell, words) writing prose: {heavy}; move it to Markdown"

@@ -116,3 +116,57 @@ def test_show_displays_the_figure_with_its_alt_text(monkeypatch):
     assert not plt.fignum_exists(fig.number)  # closed, so the inline backend shows it once
     with pytest.raises(ValueError, match="alt"):
         plotting.show(plt.figure(), "test_show", alt=" ")
+
+
+def test_labels_given_to_the_legend_are_checked_too():
+    """ax.legend([...]) labels lines that have no label of their own (lesson 01 once did)."""
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1], color=plotting.COLORS[0], linestyle="-")
+    ax.plot([0, 1], [1, 2], color=plotting.COLORS[1], linestyle="-")
+    ax.legend(["signal", "kernel"])
+    assert plotting.colour_only_lines(fig) == ["'signal' and 'kernel'"]
+    plt.close(fig)
+
+
+@pytest.mark.parametrize(("draw", "flagged"), [
+    (lambda ax, i: ax.scatter([0, 1], [i, i], color=plotting.COLORS[i], label=f"s{i}"),
+     ["'s0' and 's1'"]),
+    (lambda ax, i: ax.scatter([0, 1], [i, i], color=plotting.COLORS[i], label=f"s{i}",
+                              marker="os"[i]), []),
+    (lambda ax, i: ax.fill_between([0, 1], [i, i], [i + 1, i + 1], color=plotting.COLORS[i],
+                                   label=f"f{i}"), ["'f0' and 'f1'"]),
+    (lambda ax, i: ax.fill_between([0, 1], [i, i], [i + 1, i + 1], color=plotting.COLORS[i],
+                                   label=f"f{i}", hatch=["", "//"][i]), []),
+])
+def test_scatter_and_filled_areas_that_differ_by_colour_alone_are_found(draw, flagged):
+    fig, ax = plt.subplots()
+    for i in range(2):
+        draw(ax, i)
+    ax.legend()
+    assert plotting.colour_only_lines(fig) == flagged
+    plt.close(fig)
+
+
+def test_a_line_and_an_area_of_different_colours_are_told_apart():
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1], color=plotting.COLORS[0], label="mean")
+    ax.fill_between([0, 1], [0, 0], [1, 1], color=plotting.COLORS[1], label="range")
+    ax.legend()
+    assert plotting.colour_only_lines(fig) == []
+    plt.close(fig)
+
+
+def test_hollow_and_filled_arrows_are_told_apart_and_alike_ones_are_not():
+    def arrows(hollow_first: bool):
+        fig, ax = plt.subplots()
+        first = dict(facecolor="none", edgecolor="0.45", linewidth=0.8) if hollow_first else {}
+        ax.quiver([0, 1], [0, 1], [1, 1], [1, 1], color="0.45", label="true", **first)
+        ax.quiver([0, 1], [0, 1], [1, 0], [0, 1], color=plotting.COLORS[1], label="learned")
+        ax.legend()
+        return fig
+    fig = arrows(hollow_first=True)
+    assert plotting.colour_only_lines(fig) == []
+    plt.close(fig)
+    fig = arrows(hollow_first=False)
+    assert plotting.colour_only_lines(fig) == ["'true' and 'learned'"]
+    plt.close(fig)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from nodebook_utils.course import LESSONS, roadmap_markdown
+from nodebook_utils.course import LEARN, LESSONS, syllabus_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDA_TO_PYPI = {"pytorch": "torch"}
@@ -21,11 +21,11 @@ def _name(requirement: str) -> str:
 
 
 def test_environment_yml_names_the_same_packages_as_pyproject():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     wanted = {_name(r) for r in project["dependencies"]}
     for extra in project["optional-dependencies"].values():
         wanted |= {_name(r) for r in extra}
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    env = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
     conda, pip = set(), []
     for dep in env["dependencies"]:
         if isinstance(dep, dict):
@@ -40,7 +40,7 @@ def test_environment_yml_names_the_same_packages_as_pyproject():
 
 
 def test_readme_quick_start_is_exactly_the_two_commands():
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```(?:bash|sh)?\n(.*?)```", quick, flags=re.S)
     commands = [line for block in blocks for line in block.splitlines() if line.strip()]
@@ -48,8 +48,8 @@ def test_readme_quick_start_is_exactly_the_two_commands():
 
 
 def test_ci_runs_the_readme_test_command_with_the_documented_data_settings():
-    ci = (ROOT / ".ci" / "run").read_text()
-    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     code = [line.strip() for line in ci.splitlines() if line.strip() and not line.startswith("#")]
     assert code[-1] == "make test"
     for name in ("NODEBOOK_MIRROR", "NODEBOOK_OFFLINE", "NODEBOOK_DATA"):
@@ -57,10 +57,10 @@ def test_ci_runs_the_readme_test_command_with_the_documented_data_settings():
 
 
 def test_ci_installs_chromium_and_makes_the_browser_test_run():
-    ci = (ROOT / ".ci" / "run").read_text()
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     code = ci.rsplit("make test", 1)[0]  # what runs before the test command
     assert "apt-get install" in code and "chromium" in code and "export NODEBOOK_CI=1" in code
-    browser_test = (ROOT / "tests" / "test_browser.py").read_text()
+    browser_test = (ROOT / "tests" / "test_browser.py").read_text(encoding="utf-8")
     assert 'os.environ.get("NODEBOOK_CI") == "1"' in browser_test
 
 
@@ -72,9 +72,18 @@ def test_roadmap_covers_every_notebook_and_readme_shows_it():
     assert [lesson.number for lesson in LESSONS] == list(range(len(LESSONS)))
     for lesson in LESSONS:
         assert lesson.notebook.startswith(f"{lesson.number:02d}_")
-    assert roadmap_markdown() in (ROOT / "README.md").read_text(), (
-        "README's roadmap is out of date: paste nodebook_utils.course.roadmap_markdown()"
+    assert set(LEARN) == {lesson.number for lesson in LESSONS}
+    assert syllabus_markdown() in (ROOT / "README.md").read_text(encoding="utf-8"), (
+        "README's syllabus is out of date: run python -m nodebook_utils.publish (it rewrites "
+        "the syllabus between its markers)"
     )
+
+
+def test_readme_is_a_short_front_page():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 150
+    for heading in ("## Launch", "## Syllabus", "## Quick start", "## Sources", "## Licence"):
+        assert heading in readme
 
 
 # Top-level modules the package imports, and the distribution that provides each.
@@ -84,7 +93,7 @@ DISTRIBUTION = {"IPython": "ipython", "cycler": "matplotlib"}
 def _third_party_imports() -> set[str]:
     names = set()
     for path in (ROOT / "nodebook_utils").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 names |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -93,7 +102,7 @@ def _third_party_imports() -> set[str]:
 
 
 def test_dependencies_are_what_the_package_imports():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     declared = {_name(r) for r in project["dependencies"]}
     imported = {DISTRIBUTION.get(n, n).lower() for n in _third_party_imports()}
     assert imported == declared, "pyproject's dependencies should be exactly what is imported"
@@ -102,7 +111,7 @@ def test_dependencies_are_what_the_package_imports():
 
 
 def test_requires_python_is_what_the_code_needs():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert project["requires-python"] == ">=3.11"
     assert sys.version_info >= (3, 11)
 

@@ -1,12 +1,12 @@
-"""Classroom tools (README, "Teaching with the course"): slide metadata for every lesson, offline
-reveal.js slides, HTML pages with alt text, and a student copy without solutions.
+"""Classroom tools (the website's teaching guide): slide metadata for every lesson, offline
+reveal.js slides with alt text, and a student copy without solutions. (Lessons as web pages
+are the website's: `make site`.)
 
     python tools/classroom.py slide-metadata        # (re)write the lessons' slide types
     python tools/classroom.py slides [NOTEBOOK ...]  # build/slides/NN_name.slides.html
-    python tools/classroom.py html [NOTEBOOK ...]    # build/html/NN_name.html
-    python tools/classroom.py student                # build/student/, executed in fast mode
+    python tools/classroom.py student                # build/student/, checked in fast mode
 
-`make slides`, `make html` and `make student` call these. A script beside the package, like
+`make slides` and `make student` call these. A script beside the package, like
 the benchmarks: it needs nbformat, nbconvert and nbclient, which the course's `dev` extra
 installs, not the package itself.
 """
@@ -118,32 +118,113 @@ def install_vendor(folder: Path) -> None:
                     "--no-fund", "--loglevel=error", *VENDOR_PACKAGES], check=True)
 
 
+#: About how many lines of text fit on one slide (reveal.js's 700-pixel-high slide at the
+#: template's font sizes); what would not fit continues on a sub-slide (press the down arrow).
+SLIDE_LINES = 16
+FIGURE_LINES = 14  # a figure fitted to the slide's height (the template's max-height)
+
+
+def _chunks(text: str, limit: int) -> list[str]:
+    """``text`` split at blank lines into pieces of at most ``limit`` lines where it can be
+    (a paragraph longer than that stays whole; the slide's CSS lets it scroll)."""
+    pieces, current = [], []
+    for paragraph in re.split(r"\n\s*\n", text.strip()):
+        lines = _lines(paragraph)
+        if current and sum(map(_lines, current)) + lines > limit:
+            pieces.append("\n\n".join(current))
+            current = []
+        current.append(paragraph)
+    if current:
+        pieces.append("\n\n".join(current))
+    return pieces
+
+
+def _lines(text: str, width: int = 90) -> int:
+    """Screen lines of ``text`` (a line longer than ``width`` characters wraps)."""
+    return sum(1 + len(line) // width for line in text.splitlines()) if text else 0
+
+
+def _height(cell) -> int:
+    """About how many lines a cell takes on a slide: its text and each output (a figure
+    counts :data:`FIGURE_LINES`)."""
+    if cell.cell_type == "markdown":
+        return _lines(cell.source) + 1
+    tags = cell.metadata.get("tags", [])
+    height = 0 if "remove_input" in tags else min(_lines(cell.source), 12) + 1
+    for output in cell.get("outputs", []):
+        data = output.get("data", {})
+        if "image/png" in data:
+            height += FIGURE_LINES
+        else:
+            text = output.get("text") or data.get("text/markdown") or data.get("text/plain", "")
+            height += min(_lines("".join(text)), 12)
+    return height
+
+
+def deck_cells(cells: list) -> list:
+    """The cells as the slides show them (the notebook itself is not changed): a long
+    Markdown cell is cut at paragraph breaks into pieces of at most :data:`SLIDE_LINES`
+    lines; a figure whose code is long is shown first, its code after it; and a cell that
+    would not fit on the current slide any more starts a sub-slide. Code and output taller
+    than their box scroll (the template's CSS)."""
+    pieces = []
+    for cell in cells:
+        kind = cell.metadata.get("slideshow", {}).get("slide_type", "-")
+        if kind != "skip" and cell.cell_type == "markdown" and _lines(cell.source) > SLIDE_LINES:
+            for i, piece in enumerate(_chunks(cell.source, SLIDE_LINES)):
+                pieces.append(nbformat.v4.new_markdown_cell(  # each with an id of its own
+                    piece, metadata={"slideshow": {"slide_type": kind if i == 0 else "-"}}))
+        elif (kind != "skip" and cell.cell_type == "code" and has_figure(cell)
+                and _lines(cell.source) > 6):
+            figure = copy.deepcopy(cell)
+            figure.metadata["tags"] = [*figure.metadata.get("tags", []), "remove_input"]
+            code = copy.deepcopy(cell)
+            code.id = nbformat.v4.new_code_cell().id  # a cell id of its own
+            code.outputs = []
+            code.metadata["slideshow"] = {"slide_type": "-"}
+            pieces += [figure, code]
+        else:
+            pieces.append(cell)
+    used = 0
+    for cell in pieces:
+        kind = cell.metadata.get("slideshow", {}).get("slide_type", "-")
+        if kind == "skip":
+            continue
+        height = _height(cell)
+        if kind == "-" and used + height > SLIDE_LINES:
+            cell.metadata["slideshow"] = {"slide_type": "subslide"}
+            used = 0
+        elif kind in ("slide", "subslide"):
+            used = 0
+        used += height
+    return pieces
+
+
 def export(paths: Sequence[Path], kind: str, out: Path) -> list[Path]:
-    """Export notebooks as offline slides (``kind="slides"``) or HTML pages (``"html"``)
-    with the course's templates, which keep every figure's alt text."""
-    from nbconvert import HTMLExporter, SlidesExporter
+    """Export notebooks as offline slides (``kind="slides"``) with the course's template,
+    which keeps every figure's alt text."""
+    from nbconvert import SlidesExporter
 
     out.mkdir(parents=True, exist_ok=True)
-    if kind == "slides":
-        exporter = SlidesExporter(template_name="nodebook_slides",
-                                  extra_template_basedirs=[str(TEMPLATES)],
-                                  extra_template_paths=[str(TEMPLATES)],
-                                  reveal_url_prefix=REVEAL, mathjax_url=MATHJAX,
-                                  require_js_url=REQUIRE, reveal_theme=REVEAL_THEME)
-        suffix = ".slides.html"
-    elif kind == "html":
-        exporter = HTMLExporter(template_name="nodebook_html",
-                                extra_template_basedirs=[str(TEMPLATES)],
-                                extra_template_paths=[str(TEMPLATES)])  # alt_images.j2
-        suffix = ".html"
-    else:
-        raise ValueError(f"kind must be 'slides' or 'html', not {kind!r}")
+    if kind != "slides":
+        raise ValueError(f"kind must be 'slides' (lessons as pages: make site), not {kind!r}")
+    from traitlets.config import Config
+
+    config = Config()  # a figure shown before its code hides its input (deck_cells)
+    config.TagRemovePreprocessor.enabled = True
+    config.TagRemovePreprocessor.remove_input_tags = {"remove_input"}
+    exporter = SlidesExporter(config=config, template_name="nodebook_slides",
+                              extra_template_basedirs=[str(TEMPLATES)],
+                              extra_template_paths=[str(TEMPLATES)],
+                              reveal_url_prefix=REVEAL, mathjax_url=MATHJAX,
+                              require_js_url=REQUIRE, reveal_theme=REVEAL_THEME)
+    suffix = ".slides.html"
     written = []
     for path in paths:
         nb = nbformat.read(path, as_version=4)
-        if kind == "slides":
-            with_slide_metadata(nb)
-            publish.without_launch(nb.cells)
+        with_slide_metadata(nb)
+        publish.without_launch(nb.cells)
+        nb.cells = deck_cells(nb.cells)
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
         target = out / (path.stem + suffix)
         target.write_text(body, encoding="utf-8")
@@ -198,16 +279,35 @@ def execute(nb: nbformat.NotebookNode, *, cwd: Path, mode: str = "fast",
     return nb
 
 
+class MissingData(SystemExit):
+    """A lesson's check run stopped because its data is not here: one line, not a traceback."""
+
+
 def student(paths: Sequence[Path], out: Path, *, run: bool = True) -> list[Path]:
-    """Write the student copies to ``out``, each executed clean in fast mode (from the
-    lessons' folder, so that their relative paths hold) unless ``run`` is false."""
+    """Write the student copies to ``out``: without solutions and without outputs. Unless
+    ``run`` is false, each copy is first executed top to bottom in fast mode (from the
+    lessons' folder, so that their relative paths hold), which shows that nothing depends on
+    a removed solution; then its outputs are cleared again, so learners get clean notebooks
+    (no fast-mode numbers, no FAIL under each exercise). A lesson whose data is missing stops
+    the run with one line naming the data and how to get it."""
+    from nbclient.exceptions import CellExecutionError
+
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for path in paths:
         nb = student_version(nbformat.read(path, as_version=4))
         if run:
-            execute(nb, cwd=path.parent)
-            nb.metadata.pop("widgets", None)
+            try:
+                execute(nb, cwd=path.parent)
+            except CellExecutionError as exc:
+                if exc.ename != "DataUnavailableError":
+                    raise
+                first = " ".join(exc.evalue.split("\n")[0].split())
+                raise MissingData(
+                    f"make student: {path.name} needs data that is not here ({first}); "
+                    "`python -m nodebook_utils.data` lists what is missing and "
+                    "`python -m nodebook_utils.data --fetch NAME` downloads it") from None
+            nb = student_version(nb)  # checked: hand it out clean
         target = out / path.name
         nbformat.write(nb, target)
         written.append(target)
@@ -218,7 +318,7 @@ def student(paths: Sequence[Path], out: Path, *, run: bool = True) -> list[Path]
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("slide-metadata", "slides", "html", "student"))
+    parser.add_argument("command", choices=("slide-metadata", "slides", "student"))
     parser.add_argument("notebooks", nargs="*", help="notebooks (default: every lesson)")
     parser.add_argument("--out", type=Path, help="output folder (default: build/<command>)")
     parser.add_argument("--no-run", action="store_true", help="student: do not execute")
@@ -231,9 +331,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.command == "slides":
         install_vendor(out)
         for path in export(paths, "slides", out):
-            print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
-    elif args.command == "html":
-        for path in export(paths, "html", out):
             print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
     else:
         student(paths, out, run=not args.no_run)

@@ -18,6 +18,7 @@ from . import (
     resnets_as_euler,  # 04
     spiral_dynamics,  # 07
     start_here,  # 00
+    when_neural_odes_go_wrong,  # 11
 )
 from .adjoint_method import *  # noqa: F403
 from .convolutional_networks import *  # noqa: F403
@@ -31,6 +32,7 @@ from .residual_networks import *  # noqa: F403
 from .resnets_as_euler import *  # noqa: F403
 from .spiral_dynamics import *  # noqa: F403
 from .start_here import *  # noqa: F403
+from .when_neural_odes_go_wrong import *  # noqa: F403
 
 LESSON_MODULES = (
     start_here,
@@ -44,6 +46,7 @@ LESSON_MODULES = (
     mnist_odenet,
     ecg_resnet_vs_node,
     fast_neural_odes,
+    when_neural_odes_go_wrong,
 )
 __all__ = [
     "Verdict",

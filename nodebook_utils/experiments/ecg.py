@@ -12,9 +12,9 @@ mode (memory is measured apart from any timing, by
 :mod:`nodebook_utils.experiments.scaling`).
 
 ``run(**config)`` returns a JSON-serialisable dict; ``python -m
-nodebook_utils.experiments.ecg --mode fast|standard|full --out DIR`` writes it. In standard
-mode the budget is cut to fit 20 minutes on 2 CPU cores: every number carries the budget
-(epochs and steps) it came from.
+nodebook_utils.experiments.ecg --mode fast|standard|full --out DIR`` writes it. Standard
+mode trains the Neural ODE for fewer steps than the ResNet so that the lesson runs in one
+sitting: every number carries the budget (epochs and steps) it came from.
 """
 
 from __future__ import annotations

@@ -111,7 +111,7 @@ def markdown(rep: dict[str, Any]) -> str:
 
 
 def headline_markdown(rep: dict[str, Any]) -> str:
-    """The :data:`HEADLINES` rows as a short Markdown table (README.md shows it)."""
+    """The :data:`HEADLINES` rows as a short Markdown table (the website's home page)."""
     rows = {r["claim"]: r for r in rep["claims"]}
     lines = ["| claim | claimed | measured | verdict |", "|---|---|---|---|"]
     for name in HEADLINES:
