@@ -122,6 +122,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="the result's name (a run of selected rows: e.g. mnist_speed_adjoint)")
     parser.add_argument("--weights", type=Path, help="keep trained weights and finished seeds "
                         "here (default: $NODEBOOK_DATA/benchmarks/<name>-<mode>)")
+    parser.add_argument("--train-only", action="store_true",
+                        help="train (and re-solve) every seed, then stop: no timing, no JSON "
+                        "(training can share the machine; timing cannot)")
     parser.add_argument("--fresh", action="store_true",
                         help="discard what an earlier run left in the weights folder")
     args = parser.parse_args(argv)
@@ -169,7 +172,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         rows, task(train_set, test_set, max_batches=args.steps, timing_steps=timing_steps,
                    device=device, name=args.name),
         baseline="resnet", original="reference", json_path=args.json, weights=weights,
-        epochs=epochs, info=info)
+        epochs=epochs, info=info, train_only=args.train_only)
 
 
 if __name__ == "__main__":

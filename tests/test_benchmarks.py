@@ -95,6 +95,20 @@ def test_ecg_speed_continues_an_interrupted_run_without_training_again(ecg_speed
         module.main([*TINY, "--epochs", "2", "--weights", str(folder / "weights"), "--quiet"])
 
 
+def test_train_only_times_nothing_and_a_later_run_uses_its_seeds(tmp_path, monkeypatch):
+    module = load("ecg_speed")
+    monkeypatch.setattr(fast, "time_row", lambda *a, **k: pytest.fail("timed"))
+    trained = module.main([*TINY, "--only", ROWS[1], "--weights", str(tmp_path), "--quiet",
+                           "--train-only", "--json", str(tmp_path / "never.json")])
+    assert set(trained["trained"]) == {"resnet", ROWS[1]}
+    assert not (tmp_path / "never.json").exists()
+    monkeypatch.undo()
+    monkeypatch.setattr(ecg, "train_and_test", lambda *a, **k: pytest.fail("trained again"))
+    result = module.main([*TINY, "--only", ROWS[1], "--weights", str(tmp_path), "--quiet"])
+    assert [r["test_accuracies"][0] for r in result["rows"]] == [
+        trained["trained"][name]["0"]["test_accuracy"] for name in ("resnet", ROWS[1])]
+
+
 def test_memory_is_measured_after_every_timing(tmp_path, monkeypatch):
     """The first memory measurement in a process changes the allocator's behaviour for the
     rest of it: no row may be timed after any row's memory was measured."""
