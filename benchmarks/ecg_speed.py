@@ -138,7 +138,8 @@ def task(split: dict[str, tuple[torch.Tensor, torch.Tensor]], *, max_batches: in
          timing_steps: int, device: torch.device) -> fast.Task:
     """The ECG task: training through lesson 09's ``train_and_test``; the timing batches
     are the first of a seeded shuffle of the training beats, the same for every row."""
-    def train(config: fast.Row, seed: int, epochs: int) -> tuple[nn.Module, dict[str, Any]]:
+    def train(config: fast.Row, seed: int, epochs: int, checkpoint: Path
+              ) -> tuple[nn.Module, dict[str, Any]]:
         built: list[nn.Module] = []
 
         def factory() -> nn.Module:  # called right after seeding: seeded initial weights
@@ -148,7 +149,8 @@ def task(split: dict[str, tuple[torch.Tensor, torch.Tensor]], *, max_batches: in
         run = ecg.train_and_test("resnet" if "resnet" in config.name else "odenet", split,
                                  epochs=epochs, max_batches=max_batches, seed=seed,
                                  device=device, progress=False, factory=factory,
-                                 make_loss=config.loss if config.regularised else None)
+                                 make_loss=config.loss if config.regularised else None,
+                                 checkpoint=checkpoint)
         return built[-1], {
             "test_accuracy": run["test"]["accuracy"], "macro_f1": run["test"]["macro_f1"],
             "parameters": run["parameters"], "steps": run["budget"]["steps"],

@@ -75,7 +75,8 @@ def task(train_set: Any, test_set: Any, *, max_batches: int | None, timing_steps
     the training images, the same for every row."""
     test = DataLoader(test_set, batch_size=256)
 
-    def train(config: fast.Row, seed: int, epochs: int) -> tuple[nn.Module, dict[str, Any]]:
+    def train(config: fast.Row, seed: int, epochs: int, checkpoint: Path
+              ) -> tuple[nn.Module, dict[str, Any]]:
         seed_everything(seed)
         model = config.build().to(device)
         # a data order of its own, seeded: never what an earlier row left in a shared loader
@@ -83,7 +84,8 @@ def task(train_set: Any, test_set: Any, *, max_batches: int | None, timing_steps
                             generator=torch.Generator().manual_seed(seed))
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
         history = fit(model, loader, epochs=epochs, optimizer=optimizer, device=device,
-                      max_batches=max_batches, progress=False, loss_fn=config.loss(model))
+                      max_batches=max_batches, progress=False, loss_fn=config.loss(model),
+                      checkpoint=checkpoint)
         if any(isinstance(m, nn.BatchNorm2d) for m in model.modules()):
             recalibrate_batchnorm(model, loader, device)
         tested = evaluate(model, test, device=device, progress=False)

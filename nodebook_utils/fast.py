@@ -303,14 +303,16 @@ class Row:
 
 @dataclass
 class Task:
-    """What a speed benchmark trains and tests on. ``train(row, seed, epochs)`` trains a
-    fresh seeded model of ``row`` (its own seeded data order) and returns it with a record
-    holding at least ``test_accuracy``, ``steps``, ``epochs`` and ``parameters``. The timing
+    """What a speed benchmark trains and tests on. ``train(row, seed, epochs, checkpoint)``
+    trains a fresh seeded model of ``row`` (its own seeded data order; after every epoch a
+    checkpoint file, from which an interrupted run continues: :func:`training.fit`) and
+    returns it with a record holding at least ``test_accuracy``, ``steps``, ``epochs`` and
+    ``parameters``. The timing
     phase times every row's training step on ``timing_batches`` (the same batches for every
     row) and its evaluation of ``test_loader``."""
 
     name: str
-    train: Callable[[Row, int, int], tuple[nn.Module, dict[str, Any]]]
+    train: Callable[[Row, int, int, Path], tuple[nn.Module, dict[str, Any]]]
     test_loader: Any
     timing_batches: list[tuple[Tensor, Tensor]]
     steps_per_epoch: int
@@ -351,13 +353,15 @@ def train_rows(rows: list[Row], task: Task, *, epochs: int | None, state_path: P
             path = _weights_path(weights, row, seed)
             if str(seed) in done and path.exists():
                 continue
-            model, record = task.train(row, seed, epochs or row.epochs)
+            checkpoint = path.with_suffix(".epochs.pt")  # an unfinished seed's last epoch
+            model, record = task.train(row, seed, epochs or row.epochs, checkpoint)
             if ode_blocks(model):
                 resolved = still_an_ode(model, task.test_loader, task.device)
                 record["resolve_accuracy"], record["resolve_nfe"] = (resolved["accuracy"],
                                                                      resolved["nfe"])
             record["trained_on"] = hardware(task.device)["summary"]
             torch.save(model.state_dict(), path)
+            checkpoint.unlink(missing_ok=True)
             done[str(seed)] = jsonable(record)
             if state_path is not None:
                 state_path.parent.mkdir(parents=True, exist_ok=True)

@@ -133,6 +133,7 @@ def fit(
     scheduler: Any = None,
     max_batches: int | None = None,
     progress: bool = True,
+    checkpoint: Path | None = None,
 ) -> History:
     """Train ``model`` for ``epochs`` epochs; return a :class:`History` (02_convolutional_networks).
 
@@ -140,19 +141,23 @@ def fit(
     and the running loss and accuracy (and the last NFE for models with ODE blocks).
     ``max_batches`` stops each epoch early (used by fast mode and by quick experiments);
     ``scheduler.step()`` is called once per epoch when a scheduler is given.
+    ``checkpoint`` (10_fast_neural_odes: runs of hours) is a file written after every epoch;
+    a call that finds it continues after the epoch it holds, as if never interrupted.
     """
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.to(device)
     was_training = model.training
     history = History()
     blocks = ode_blocks(model)
+    done = _resume(checkpoint, model, optimizer, scheduler, train_loader, history)
     # On a CPU reading a number costs nothing; on a GPU it waits for the queued work, so the
     # running numbers are read only every few batches and at the end of each epoch.
     read_every = 1 if device.type == "cpu" else 25
     per_epoch = len(train_loader) if max_batches is None else min(max_batches, len(train_loader))
-    bar = tqdm(total=epochs * per_epoch, disable=not show_progress(progress), mininterval=0.5)
+    bar = tqdm(total=epochs * per_epoch, initial=done * per_epoch,
+               disable=not show_progress(progress), mininterval=0.5)
     try:
-        for epoch in range(epochs):
+        for epoch in range(done, epochs):
             model.train()
             bar.set_description(f"epoch {epoch + 1}/{epochs}")
             synchronize(device)
@@ -207,10 +212,44 @@ def fit(
                                   progress=False)
                 history.val_loss.append(result["loss"])
                 history.val_accuracy.append(result["accuracy"])
+            if checkpoint is not None:
+                _save_epoch(checkpoint, epoch + 1, model, optimizer, scheduler, train_loader,
+                            history)
     finally:
         bar.close()
         model.train(was_training)
     return history
+
+
+def _save_epoch(path: Path, epochs: int, model: nn.Module, optimizer: torch.optim.Optimizer,
+                scheduler: Any, loader: Iterable, history: History) -> None:
+    """:func:`fit`'s checkpoint: what the next epoch depends on, beside the weights and the
+    optimiser (momentum): the scheduler, the random generators (the global one, and the
+    loader's, which shuffles) and the history so far."""
+    generator = getattr(loader, "generator", None)
+    save_checkpoint(path, model, optimizer, epochs=epochs, history=dict(history.__dict__),
+                    scheduler=scheduler.state_dict() if scheduler is not None else None,
+                    rng=torch.get_rng_state(),
+                    cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                    loader_rng=generator.get_state() if generator is not None else None)
+
+
+def _resume(path: Path | None, model: nn.Module, optimizer: torch.optim.Optimizer,
+            scheduler: Any, loader: Iterable, history: History) -> int:
+    """Load :func:`fit`'s checkpoint if ``path`` exists; return the epochs it holds."""
+    if path is None or not Path(path).exists():
+        return 0
+    meta = load_checkpoint(path, model, optimizer)
+    if scheduler is not None and meta["scheduler"] is not None:
+        scheduler.load_state_dict(meta["scheduler"])
+    torch.set_rng_state(meta["rng"])
+    if meta["cuda_rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(meta["cuda_rng"])
+    generator = getattr(loader, "generator", None)
+    if generator is not None and meta["loader_rng"] is not None:
+        generator.set_state(meta["loader_rng"])
+    history.__dict__.update(meta["history"])
+    return meta["epochs"]
 
 
 @torch.no_grad()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nodebook_utils import data, fast, memory
+from nodebook_utils import data, fast, memory, training
 from nodebook_utils.experiments import ecg
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,6 +107,36 @@ def test_train_only_times_nothing_and_a_later_run_uses_its_seeds(tmp_path, monke
     result = module.main([*TINY, "--only", ROWS[1], "--weights", str(tmp_path), "--quiet"])
     assert [r["test_accuracies"][0] for r in result["rows"]] == [
         trained["trained"][name]["0"]["test_accuracy"] for name in ("resnet", ROWS[1])]
+
+
+def test_a_seed_stopped_mid_run_continues_from_its_last_epoch(tmp_path, monkeypatch):
+    """Rows of hours: a stopped run loses at most the epoch it was in (training.fit's
+    checkpoint), and the seed ends as if it had never stopped."""
+    module = load("ecg_speed")
+    argv = [*TINY, "--epochs", "2", "--only", ROWS[1], "--quiet", "--train-only", "--weights"]
+    whole = module.main([*argv, str(tmp_path / "whole")])["trained"]
+    save = training._save_epoch
+
+    def save_then_stop(*args, **kwargs):
+        save(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "_save_epoch", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        module.main([*argv, str(tmp_path / "cut")])
+    monkeypatch.undo()
+    assert [p.name for p in (tmp_path / "cut").glob("*.epochs.pt")] == ["resnet.seed0.epochs.pt"]
+    saved = []
+    monkeypatch.setattr(training, "_save_epoch", lambda path, epochs, *args: saved.append(
+        epochs) or save(path, epochs, *args))
+    resumed = module.main([*argv, str(tmp_path / "cut")])["trained"]
+    assert saved == [2, 1, 2]  # the ResNet's second epoch only, then the other row's two
+    keys = ("test_accuracy", "macro_f1", "resolve_accuracy", "steps")
+    assert ({row: {k: v for k, v in seeds["0"].items() if k in keys}
+             for row, seeds in resumed.items()}
+            == {row: {k: v for k, v in seeds["0"].items() if k in keys}
+                for row, seeds in whole.items()})
+    assert not list((tmp_path / "cut").glob("*.epochs.pt"))  # finished seeds keep no epochs
 
 
 def test_memory_is_measured_after_every_timing(tmp_path, monkeypatch):

@@ -167,3 +167,30 @@ def test_seed_everything_can_ask_for_deterministic_algorithms():
         assert torch.equal(a, torch.rand(3))
     finally:
         torch.use_deterministic_algorithms(before)
+
+
+def _dropout_run(tmp_path, epochs, checkpoint=None):
+    """A seeded run with everything that makes epochs depend on earlier ones: momentum, a
+    shuffling loader with its own generator, dropout drawing from the global generator."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 2))
+    data = blobs().dataset
+    loader = DataLoader(data, batch_size=32, shuffle=True,
+                        generator=torch.Generator().manual_seed(1))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    history = fit(model, loader, epochs=epochs, optimizer=optimizer, progress=False,
+                  checkpoint=checkpoint)
+    return model, history
+
+
+def test_fit_continues_from_its_checkpoint_as_if_never_interrupted(tmp_path):
+    whole, whole_history = _dropout_run(tmp_path, 3)
+    path = tmp_path / "run.epochs.pt"
+    _dropout_run(tmp_path, 2, checkpoint=path)  # stopped after two epochs
+    torch.manual_seed(123)  # whatever the new process's generator holds
+    resumed, history = _dropout_run(tmp_path, 3, checkpoint=path)
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert history.loss == whole_history.loss and history.steps == [8, 8, 8]
+    assert load_checkpoint(path, nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Dropout(0.3),
+                                               nn.Linear(16, 2)))["epochs"] == 3

@@ -176,6 +176,7 @@ def train_and_test(
     progress: bool = True,
     factory: Callable[[], nn.Module] | None = None,
     make_loss: Callable[[nn.Module], Callable] | None = None,
+    checkpoint: Path | None = None,
 ) -> dict[str, Any]:
     """Train one model with the source's optimiser on ``split["train"]`` (validating on
     ``split["val"]`` after each epoch), test it on ``split["test"]``, and measure its training
@@ -186,7 +187,8 @@ def train_and_test(
     training log shows it); ``evaluate_train=True`` also evaluates the final model on the
     whole training set. ``factory`` builds the model instead of :func:`build_model` (the
     benchmarks of 10_fast_neural_odes); it is called right after seeding. ``make_loss(model)``
-    gives the training loss instead of cross-entropy (e.g. :func:`fast.regularised_loss`)."""
+    gives the training loss instead of cross-entropy (e.g. :func:`fast.regularised_loss`).
+    ``checkpoint``: :func:`training.fit` saves every epoch there and continues from it."""
     device = torch.device(device)
     seed_everything(seed)
     model = (factory() if factory is not None else build_model(name, solver)).to(device)
@@ -198,7 +200,8 @@ def train_and_test(
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     loss_fn = make_loss(model) if make_loss is not None else F.cross_entropy
     history = fit(model, train, epochs=epochs, optimizer=optimizer, device=device,
-                  val_loader=val, max_batches=max_batches, progress=progress, loss_fn=loss_fn)
+                  val_loader=val, max_batches=max_batches, progress=progress, loss_fn=loss_fn,
+                  checkpoint=checkpoint)
     tested = evaluate(model, test, device=device, predictions=True, progress=progress)
     confusion = confusion_matrix(tested["target"], tested["predicted"], len(CLASSES))
     train_eval = None
