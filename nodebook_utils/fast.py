@@ -17,8 +17,9 @@ a model trained with a few fixed steps may have learned a discrete map rather th
 time of one call, and one training step's time with its NFE forward and backward;
 :func:`dopri5_steps` turns a dopri5 NFE into the number of steps behind it.
 
-:func:`stratified_subset` draws the speed benchmark's test beats in quick mode, and
-:func:`benchmark_table` shows the benchmark's rows as the lesson's table.
+:func:`stratified_subset` draws the speed benchmark's test beats in quick mode,
+:func:`benchmark_table` shows the benchmark's rows as the lesson's table, and
+:func:`meets_goal` judges a row against the lesson's :data:`GOAL` (fast and still an ODE).
 """
 
 from __future__ import annotations
@@ -43,11 +44,11 @@ from .models import ODEBlock, ode_blocks
 from .solvers import Dynamics
 from .training import evaluate, timed, unchanged
 
-__all__ = ["ACCURATE", "RegularisedODEBlock", "Row", "SteerODEBlock", "Task", "accurate_solve",
-           "add_ratios", "benchmark_table", "dopri5_steps", "measure_memory", "median_ms",
-           "readme_table", "regularise", "regularised_loss", "run_benchmark", "steer",
-           "step_profile", "still_an_ode", "stratified_subset", "summarise_rows", "time_row",
-           "time_rows", "train_rows"]
+__all__ = ["ACCURATE", "GOAL", "RegularisedODEBlock", "Row", "SteerODEBlock", "Task",
+           "accurate_solve", "add_ratios", "benchmark_table", "dopri5_steps", "goal_parts",
+           "measure_memory", "median_ms", "meets_goal", "readme_table", "regularise",
+           "regularised_loss", "run_benchmark", "steer", "step_profile", "still_an_ode",
+           "stratified_subset", "summarise_rows", "time_row", "time_rows", "train_rows"]
 
 #: How :func:`accurate_solve` solves: dopri5 at a tolerance far below the training one.
 ACCURATE = {"method": "dopri5", "rtol": 1e-5, "atol": 1e-5}
@@ -510,6 +511,34 @@ def add_ratios(rows: list[dict[str, Any]], baseline: str, original: str) -> None
         row["accuracy_gap_pp"] = 100 * (base["test_accuracy_mean"] - row["test_accuracy_mean"])
         row[f"speedup_over_{original}"] = (_ratio(first["train_step_ms"], row["train_step_ms"])
                                            if first else None)
+
+
+#: Lesson 10's goal for a Neural ODE beside the ResNet (issue 20): at most 0.8x its training
+#: step and test-set evaluation time (ratios measured in one run), at most 0.3 percentage
+#: points below its test accuracy, and at most 0.3 points lost when re-solved accurately
+#: (means over at least 3 seeds of 5 epochs, each seed's drop against its own accuracy).
+GOAL = {"train_ratio": 0.8, "eval_ratio": 0.8, "accuracy_gap_pp": 0.3, "resolve_drop_pp": 0.3,
+        "seeds": 3, "epochs": 5}
+
+
+def goal_parts(row: dict[str, Any], goal: dict[str, float] = GOAL) -> dict[str, bool]:
+    """Which parts of ``goal`` a benchmark row (with its ratios: :func:`add_ratios`) meets:
+    ``faster to train``, ``faster to evaluate``, ``as accurate``, ``still an ODE`` (re-solved
+    for every seed) and ``enough evidence`` (seeds and epochs)."""
+    drop = row.get("resolve_drop_mean")
+    return {
+        "faster to train": row["train_ratio"] <= goal["train_ratio"],
+        "faster to evaluate": row["eval_ratio"] <= goal["eval_ratio"],
+        "as accurate": row["accuracy_gap_pp"] <= goal["accuracy_gap_pp"],
+        "still an ODE": (drop is not None and drop <= goal["resolve_drop_pp"]
+                         and row.get("resolve_seeds", 0) == row["seeds"]),
+        "enough evidence": row["seeds"] >= goal["seeds"] and row["epochs"] >= goal["epochs"] - 1e-9,
+    }
+
+
+def meets_goal(row: dict[str, Any], goal: dict[str, float] = GOAL) -> bool:
+    """Whether a Neural ODE row meets every part of ``goal`` (:func:`goal_parts`)."""
+    return row["nfe_forward"] is not None and all(goal_parts(row, goal).values())
 
 
 def _pct(value: float | None) -> str:

@@ -191,3 +191,32 @@ def test_benchmark_table_marks_a_spread_not_measured():
     assert len(lines) == 4 and all(line.count("|") == 11 for line in lines)
     assert "97.00 ± — (1 × 5)" in lines[2] and "95.00 (+2.00)" in lines[2]
     assert "97.00 ± 0.10 (3 × 5)" in lines[3]
+
+
+GOAL_ROW = {"name": "heun3", "nfe_forward": 3.0, "train_ratio": 0.7, "eval_ratio": 0.75,
+            "accuracy_gap_pp": 0.1, "resolve_drop_mean": 0.2, "resolve_seeds": 3, "seeds": 3,
+            "epochs": 5.0}
+
+
+@pytest.mark.parametrize(("change", "failed"), [
+    ({}, None),
+    ({"train_ratio": 0.81}, "faster to train"),
+    ({"eval_ratio": 0.9}, "faster to evaluate"),
+    ({"accuracy_gap_pp": 0.31}, "as accurate"),
+    ({"accuracy_gap_pp": -0.5}, None),  # more accurate than the ResNet is fine
+    ({"resolve_drop_mean": 2.1}, "still an ODE"),
+    ({"resolve_drop_mean": None}, "still an ODE"),  # never re-solved: not shown to be an ODE
+    ({"resolve_seeds": 1}, "still an ODE"),  # seed 0 re-solved only, the old mistake
+    ({"seeds": 1, "resolve_seeds": 1}, "enough evidence"),
+    ({"epochs": 1.0}, "enough evidence"),
+])
+def test_goal_names_the_part_a_row_misses(change, failed):
+    parts = fast.goal_parts({**GOAL_ROW, **change})
+    assert [name for name, ok in parts.items() if not ok] == ([failed] if failed else [])
+    assert fast.meets_goal({**GOAL_ROW, **change}) is (failed is None)
+
+
+def test_the_resnet_never_meets_the_neural_ode_goal():
+    assert not fast.meets_goal({**GOAL_ROW, "name": "resnet", "nfe_forward": None,
+                                "train_ratio": 1.0, "eval_ratio": 1.0, "accuracy_gap_pp": 0.0})
+    assert not fast.meets_goal({**GOAL_ROW, "nfe_forward": None})
