@@ -94,6 +94,12 @@ CONFIGURATIONS = (
         notes="Heun's third-order method: three evaluations"),
     row("heun3, 1 step, time as bias, STEER 0.5", fixed("heun3"), time_as_bias=True,
         steer=0.5, seeds=3),
+    row("midpoint, 1 step, time as bias, kinetic 0.1", fixed("midpoint"), time_as_bias=True,
+        regularise={"kinetic": 0.1, "jacobian": 0.0}, seeds=3, notes="kinetic energy alone "
+        "(Finlay et al., 2020): trajectories pushed towards straight lines at constant speed, "
+        "which one Runge-Kutta step solves exactly"),
+    row("heun3, 1 step, time as bias, kinetic 0.1", fixed("heun3"), time_as_bias=True,
+        regularise={"kinetic": 0.1, "jacobian": 0.0}, seeds=3),
     row("rk4, 1 step, time as bias", fixed("rk4"), time_as_bias=True, seeds=3),
     row("rk4, 1 step, time as bias, torch.compile", fixed("rk4"), time_as_bias=True,
         compile=True, notes="dynamics compiled by torch.compile before training, untimed"),

@@ -59,7 +59,8 @@ class RegularisedODEBlock(ODEBlock):
     ``∫ |f|² dt`` and Jacobian norm ``∫ |ε^T ∂f/∂h|² dt`` (ε ~ N(0, I), fixed for one solve),
     both divided by the state's size; ``block.penalty`` holds
     ``kinetic * mean(kinetic energy) + jacobian * mean(Jacobian norm)`` of the last forward
-    pass. In evaluation mode, or without gradients, it is a plain ODE block (penalty 0)."""
+    pass. In evaluation mode, or without gradients, it is a plain ODE block (penalty 0);
+    with ``jacobian=0`` no vector-Jacobian product is computed."""
 
     def __init__(self, func: Dynamics, *, kinetic: float = 0.01, jacobian: float = 0.01,
                  **kwargs: Any) -> None:
@@ -83,8 +84,12 @@ class RegularisedODEBlock(ODEBlock):
                 if not h.requires_grad:
                     h = h.requires_grad_(True)
                 f = self.func(t, h)
-                (vjp,) = torch.autograd.grad(f, h, eps, create_graph=recording)
-            out = (f, f.pow(2).flatten(1).sum(1) / size, vjp.pow(2).flatten(1).sum(1) / size)
+                if self.jacobian:
+                    (vjp,) = torch.autograd.grad(f, h, eps, create_graph=recording)
+                    frobenius = vjp.pow(2).flatten(1).sum(1) / size
+                else:  # the kinetic energy alone: no vector-Jacobian product to pay for
+                    frobenius = f.new_zeros(len(f))
+            out = (f, f.pow(2).flatten(1).sum(1) / size, frobenius)
             return out if recording else tuple(o.detach() for o in out)
 
         zeros = x.new_zeros(len(x))

@@ -70,6 +70,26 @@ def test_adjoint_gradients_equal_backprop_behind_a_trainable_stem():
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
 
 
+def test_kinetic_energy_alone_computes_no_vector_jacobian_product(monkeypatch):
+    """Jacobian weight 0: the same penalty and gradients as with the product computed and
+    weighted 0, without paying for it."""
+    results = []
+    for skip in (False, True):
+        torch.manual_seed(0)
+        block = fast.RegularisedODEBlock(Tanh(4), kinetic=0.5, jacobian=0.0, method="rk4",
+                                         options={"step_size": 0.25})
+        if not skip:  # the product computed (a tiny weight), its share then taken out
+            block.jacobian = 1e-300
+        x = torch.randn(6, 4, dtype=torch.float64, requires_grad=True)
+        if skip:
+            monkeypatch.setattr(torch.autograd, "grad", lambda *a, **k: pytest.fail("a VJP"))
+        (block(x).sum() + block.penalty).backward()
+        monkeypatch.undo()
+        results.append((block.penalty.detach(), x.grad, block.func.func.w.grad))
+    for a, b in zip(*results, strict=True):
+        torch.testing.assert_close(a, b)
+
+
 def test_in_evaluation_the_block_is_a_plain_ode_block():
     torch.manual_seed(0)
     plain = ODEBlock(Linear(0.3), method="rk4", options={"step_size": 0.25})
