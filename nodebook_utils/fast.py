@@ -46,7 +46,7 @@ from .training import evaluate, timed, unchanged
 
 __all__ = ["ACCURATE", "GOAL", "RegularisedODEBlock", "Row", "SteerODEBlock", "Task",
            "accurate_solve", "add_ratios", "benchmark_table", "dopri5_steps", "goal_parts",
-           "measure_memory", "median_ms", "meets_goal", "readme_table", "regularise",
+           "goal_table", "measure_memory", "median_ms", "meets_goal", "readme_table", "regularise",
            "regularised_loss", "run_benchmark", "steer", "step_profile", "still_an_ode",
            "stratified_subset", "summarise_rows", "time_row", "time_rows", "train_rows"]
 
@@ -544,6 +544,32 @@ def goal_parts(row: dict[str, Any], goal: dict[str, float] = GOAL) -> dict[str, 
 def meets_goal(row: dict[str, Any], goal: dict[str, float] = GOAL) -> bool:
     """Whether a Neural ODE row meets every part of ``goal`` (:func:`goal_parts`)."""
     return row["nfe_forward"] is not None and all(goal_parts(row, goal).values())
+
+
+def goal_table(rows: list[dict[str, Any]], goal: dict[str, float] = GOAL) -> str:
+    """The Neural ODE rows against ``goal`` as a Markdown table (10_fast_neural_odes): each
+    part's number with a mark (✓ met, ✗ missed; :func:`goal_parts`), the drop re-solved with
+    every seed's own drop, and whether the row meets the whole goal."""
+    def mark(ok: bool) -> str:
+        return "✓" if ok else "✗"
+
+    lines = ["| configuration | train × ResNet | eval × ResNet | accuracy gap (pp) | "
+             "drop re-solved (pp; per seed) | seeds × epochs | goal |", "|---" * 7 + "|"]
+    for r in rows:
+        if r["nfe_forward"] is None:
+            continue
+        parts = goal_parts(r, goal)
+        drop = ("—" if r.get("resolve_drop_mean") is None else
+                f"{r['resolve_drop_mean']:+.2f} ("
+                + ", ".join(f"{d:+.2f}" for d in r["resolve_drops_pp"]) + ")")
+        lines.append(
+            f"| {r['name']} | {r['train_ratio']:.2f} {mark(parts['faster to train'])} | "
+            f"{r['eval_ratio']:.2f} {mark(parts['faster to evaluate'])} | "
+            f"{r['accuracy_gap_pp']:+.2f} {mark(parts['as accurate'])} | "
+            f"{drop} {mark(parts['still an ODE'])} | "
+            f"{r['seeds']} × {r['epochs']:.0f} {mark(parts['enough evidence'])} | "
+            f"{'**met**' if all(parts.values()) else 'missed'} |")
+    return "\n".join(lines)
 
 
 def _pct(value: float | None) -> str:

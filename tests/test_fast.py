@@ -240,3 +240,16 @@ def test_the_resnet_never_meets_the_neural_ode_goal():
     assert not fast.meets_goal({**GOAL_ROW, "name": "resnet", "nfe_forward": None,
                                 "train_ratio": 1.0, "eval_ratio": 1.0, "accuracy_gap_pp": 0.0})
     assert not fast.meets_goal({**GOAL_ROW, "nfe_forward": None})
+
+
+def test_goal_table_marks_each_part_and_lists_every_seeds_drop():
+    rows = [{"name": "resnet", "nfe_forward": None},
+            {**GOAL_ROW, "resolve_drops_pp": [0.1, 0.2, 0.3]},
+            {**GOAL_ROW, "name": "midpoint", "resolve_drop_mean": 2.1,
+             "resolve_drops_pp": [2.0, 2.1, 2.2]},
+            {**GOAL_ROW, "name": "dopri5", "seeds": 1, "resolve_drop_mean": None}]
+    lines = fast.goal_table(rows).splitlines()
+    assert len(lines) == 5 and all(line.count("|") == 8 for line in lines)  # no ResNet row
+    assert "+0.20 (+0.10, +0.20, +0.30) ✓" in lines[2] and lines[2].endswith("**met** |")
+    assert "+2.10 (+2.00, +2.10, +2.20) ✗" in lines[3] and lines[3].endswith("missed |")
+    assert "| — ✗ | 1 × 5 ✗ | missed |" in lines[4]
