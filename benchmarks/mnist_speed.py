@@ -52,7 +52,7 @@ CONFIGURATIONS = (
     row("reference: torchdiffeq odenet_mnist, dopri5 tol 1e-3", "mnist_reference_odenet",
         seeds=3),
     # Chen et al.'s ODE-Net of Table 1: the same network trained with the adjoint (the
-    # example's --adjoint flag); run on its own with --only ... --name mnist_speed_adjoint
+    # example's --adjoint flag)
     row("reference network, dopri5 tol 1e-3 + adjoint", "mnist_reference_odenet", seeds=3,
         adjoint=True),
     row("sources' ODE-Net: euler h = 0.05 + adjoint", "mnist_odenet"),
@@ -121,7 +121,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="train on the first N images of the subset (the test set is "
                         "not cut: see --test-images)")
     parser.add_argument("--name", default="mnist_speed",
-                        help="the result's name (a run of selected rows: e.g. mnist_speed_adjoint)")
+                        help="the result's name (default mnist_speed)")
     parser.add_argument("--weights", type=Path, help="keep trained weights and finished seeds "
                         "here (default: $NODEBOOK_DATA/benchmarks/<name>-<mode>)")
     parser.add_argument("--train-only", action="store_true",

@@ -133,6 +133,20 @@ def test_ecg_odenet_with_the_time_as_bias_matches_the_original():
     torch.testing.assert_close(fast(x), original(x), rtol=1e-4, atol=1e-5)
 
 
+def test_ecg_odenet_without_the_last_group_norm_is_the_same_network_less_norm3():
+    torch.manual_seed(0)
+    full = models.ecg_odenet(method="rk4", adjoint=False, time_as_bias=True)
+    lean = models.ecg_odenet(method="rk4", adjoint=False, time_as_bias=True, output_norm=False)
+    assert count_parameters(lean) == 59_205 == count_parameters(full) - 128
+    f_full, f_lean = (models.ode_blocks(m)[0].func.func for m in (full, lean))
+    f_lean.load_state_dict({k: v for k, v in f_full.state_dict().items()
+                            if not k.startswith("norm3.")})
+    t, h = torch.tensor(0.3), torch.randn(2, 64, 46)
+    with torch.no_grad():  # the full dynamics are the lean ones followed by norm3
+        assert not torch.allclose(f_lean(t, h), f_full(t, h))
+        torch.testing.assert_close(f_full.norm3(f_lean(t, h)), f_full(t, h))
+
+
 def test_torchdiffeqs_mnist_example_network_has_its_parameter_count():
     model = models.mnist_reference_odenet()
     assert count_parameters(model) == 208_266

@@ -34,8 +34,7 @@ __all__ = ["COMMITTED", "HEADLINES", "KINDS", "MIN_SEEDS", "RULES", "VERDICTS", 
 ROOT = Path(__file__).resolve().parents[2]
 #: The results the committed report is made from (paths relative to the repository).
 COMMITTED = ("results/spiral-standard.json", "results/mnist-full.json", "results/ecg-full.json",
-             "results/scaling-standard.json", "benchmarks/results/mnist_speed.json",
-             "benchmarks/results/mnist_speed_adjoint.json")
+             "results/scaling-standard.json", "benchmarks/results/mnist_speed.json")
 
 
 class ResultError(ValueError):
