@@ -245,6 +245,42 @@ def step_profile(model: nn.Module, x: Tensor, y: Tensor, *, repeats: int = 3,
     return {"step_ms": ms, **nfe}
 
 
+#: How :func:`op_shares` groups PyTorch's operators: the first category whose word is in the
+#: operator's name (forward and backward alike), else "other".
+OP_CATEGORIES = {"convolutions": "convolution", "GroupNorm": "group_norm"}
+
+
+def op_shares(fn: Callable[[], Any], *, repeats: int = 3) -> dict[str, float]:
+    """Where the CPU time of ``fn()`` goes (10_fast_neural_odes): the share of the operators'
+    own (self) CPU time per category of :data:`OP_CATEGORIES` and "other", over ``repeats``
+    calls under ``torch.profiler`` after one untimed call; the shares sum to 1. On a GPU this
+    is the time spent launching work, not the kernels' time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from .memory import quiet_stderr
+
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, not {repeats}")
+    fn()
+    prof = profile(activities=[ProfilerActivity.CPU])
+    with quiet_stderr():  # the profiler logs its start and stop there
+        prof.start()
+    try:
+        for _ in range(repeats):
+            fn()
+    finally:
+        with quiet_stderr():
+            prof.stop()
+    totals = dict.fromkeys([*OP_CATEGORIES, "other"], 0.0)
+    for event in prof.key_averages():
+        category = next((c for c, word in OP_CATEGORIES.items() if word in event.key), "other")
+        totals[category] += event.self_cpu_time_total
+    whole = sum(totals.values())
+    if whole <= 0:
+        raise ValueError("the profiler recorded no operator time: fn ran no PyTorch operators")
+    return {category: time / whole for category, time in totals.items()}
+
+
 def dopri5_steps(nfe: float) -> float:
     """The number of steps (accepted or rejected) behind ``nfe`` evaluations of one dopri5
     solve in torchdiffeq: two evaluations choose the first step size, then each step takes six

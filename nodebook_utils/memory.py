@@ -33,6 +33,7 @@ __all__ = [
     "SavedTensorsMeter",
     "measure_backward_memory",
     "peak_memory",
+    "quiet_stderr",
     "training_step_memory",
 ]
 
@@ -135,9 +136,9 @@ def measure_backward_memory(
 
 
 @contextmanager
-def _quiet_stderr() -> Iterator[None]:
+def quiet_stderr() -> Iterator[None]:
     """Silence file descriptor 2 inside the block: the profiler's C++ code writes a log line
-    there when it starts and stops, which would land in a notebook's output."""
+    there when it starts and stops, which would land in a notebook's output (08, 10)."""
     sys.stderr.flush()
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
@@ -157,12 +158,12 @@ def _cpu_allocator_peak(fn: Callable[[], Any]) -> tuple[int, Any]:
     from torch.profiler import ProfilerActivity, profile
 
     prof = profile(activities=[ProfilerActivity.CPU], profile_memory=True)
-    with _quiet_stderr():
+    with quiet_stderr():
         prof.start()
     try:
         value = fn()
     finally:
-        with _quiet_stderr():
+        with quiet_stderr():
             prof.stop()
     events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
                     if e.name() == "[memory]" and e.device_type() == DeviceType.CPU)

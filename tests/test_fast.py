@@ -253,3 +253,23 @@ def test_goal_table_marks_each_part_and_lists_every_seeds_drop():
     assert "+0.20 (+0.10, +0.20, +0.30) ✓" in lines[2] and lines[2].endswith("**met** |")
     assert "+2.10 (+2.00, +2.10, +2.20) ✗" in lines[3] and lines[3].endswith("missed |")
     assert "| — ✗ | 1 × 5 ✗ | missed |" in lines[4]
+
+
+def test_op_shares_puts_each_operator_in_its_category():
+    x = torch.randn(16, 8, 64)
+    conv, norm = nn.Conv1d(8, 8, 3, padding=1), nn.GroupNorm(4, 8)
+    heavy_conv = nn.Conv1d(8, 8, 31, padding=15)
+    with torch.no_grad():
+        convs = fast.op_shares(lambda: heavy_conv(x), repeats=2)
+        norms = fast.op_shares(lambda: [norm(x) for _ in range(20)], repeats=2)
+        matmuls = fast.op_shares(lambda: x.flatten(1) @ torch.randn(512, 512), repeats=2)
+        both = fast.op_shares(lambda: norm(conv(x)), repeats=2)
+    for shares in (convs, norms, matmuls, both):
+        assert set(shares) == {"convolutions", "GroupNorm", "other"}
+        assert math.isclose(sum(shares.values()), 1.0)
+    assert convs["convolutions"] > 0.5 and convs["GroupNorm"] == 0
+    assert norms["GroupNorm"] > 0.5 and norms["convolutions"] == 0
+    assert matmuls["other"] == 1.0
+    assert both["convolutions"] > 0 and both["GroupNorm"] > 0
+    with pytest.raises(ValueError, match="no operator"):
+        fast.op_shares(lambda: None)
