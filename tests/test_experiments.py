@@ -112,7 +112,9 @@ def test_spiral_ranking_statistics_on_known_numbers():
         for seed, mse in enumerate(mses)
     ]
     out = spiral.compare(runs)
-    assert out["summary"]["a"]["final_mse"] == {"mean": 2.0, "std": 1.0}
+    assert out["summary"]["a"]["final_mse"] == {"n": 3, "mean": 2.0, "std": 1.0, "median": 2.0,
+                                                "min": 1.0, "max": 3.0,
+                                                "values": [1.0, 2.0, 3.0]}
     (pair,) = out["pairs"]
     assert pair["mean_difference"] == pytest.approx(-0.5)
     assert pair["a_better_in"] == 3
