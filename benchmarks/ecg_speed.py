@@ -178,18 +178,10 @@ def task(split: dict[str, tuple[torch.Tensor, torch.Tensor]], *, max_batches: in
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     """The command line, checked before anything trains."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="100 steps, one seed, a test subset (minutes)")
-    parser.add_argument("--json", type=Path, help="write {hardware, rows, ...} here")
-    parser.add_argument("--only", nargs="*", default=[],
-                        help="configuration names to run (and resnet)")
-    parser.add_argument("--steps", type=int, help="training steps per epoch (default: all)")
-    parser.add_argument("--epochs", type=int, help="epochs for every configuration "
-                        "(default 5; quick: 1)")
-    parser.add_argument("--seeds", type=int, help="seeds for every configuration")
-    parser.add_argument("--timing-steps", type=int,
-                        help="training steps timed per configuration (default 100; quick: 20)")
+    parser = fast.benchmark_parser(
+        __doc__.split("\n\n")[0], quick="100 steps, one seed, a test subset (minutes)",
+        epochs="epochs for every configuration (default 5; quick: 1)",
+        timing="training steps timed per configuration (default 100; quick: 20)")
     parser.add_argument("--test-beats", type=int,
                         help="validate and test on N beats of each, drawn at random (seed 0), "
                         "stratified by class (quick: 2048)")
@@ -198,22 +190,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--records", nargs="*", help="MIT-BIH records (default: all 48)")
     parser.add_argument("--quiet", action="store_true",
                         help="print nothing (the caller shows the result: lesson 10)")
-    parser.add_argument("--weights", type=Path, help="keep trained weights and finished seeds "
-                        "here (default: $NODEBOOK_DATA/benchmarks/ecg_speed-<mode>)")
-    parser.add_argument("--train-only", action="store_true",
-                        help="train (and re-solve) every seed, then stop: no timing, no JSON "
-                        "(training can share the machine; timing cannot)")
-    parser.add_argument("--fresh", action="store_true",
-                        help="discard what an earlier run left in the weights folder")
     args = parser.parse_args(argv)
-    names = [c.name for c in CONFIGURATIONS]
-    unknown = [n for n in args.only if n not in names]
-    if unknown:
-        parser.error(f"unknown configuration(s) {unknown}; choose from {names}")
-    for flag in ("steps", "epochs", "seeds", "timing_steps", "test_beats"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            parser.error(f"--{flag.replace('_', '-')} must be at least 1, not {value}")
+    fast.check_benchmark_args(parser, args, CONFIGURATIONS, positive=["test_beats"])
     return args
 
 
@@ -224,13 +202,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     test_beats = args.test_beats or (2048 if quick else None)
     epochs = args.epochs or (1 if quick else None)  # None: each row's own (5)
     timing_steps = args.timing_steps or (20 if quick else 100)
-    rows = [c for c in CONFIGURATIONS
-            if (not args.only or c.name == "resnet" or c.name in args.only)
-            and not (args.skip_compile and c.details["options"]["compile"])]
-    if args.seeds:
-        rows = [fast.Row(**{**c.__dict__, "seeds": args.seeds}) for c in rows]
-    if quick and not args.seeds:
-        rows = [fast.Row(**{**c.__dict__, "seeds": 1}) for c in rows]
+    rows = fast.select_rows([c for c in CONFIGURATIONS if not (
+        args.skip_compile and c.details["options"]["compile"])], args.only,
+        args.seeds or (1 if quick else None))
     settings = get_settings()
     device = torch.device(settings.device)
     split = ecg.load_data("kaggle", records=args.records)

@@ -105,16 +105,10 @@ def task(train_set: Any, test_set: Any, *, max_batches: int | None, timing_steps
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     """The command line, checked before anything trains."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2 epochs, one seed, 2,000 tests")
-    parser.add_argument("--json", type=Path, help="write {hardware, rows, ...} here")
-    parser.add_argument("--only", nargs="*", default=[],
-                        help="configuration names (resnet always runs)")
-    parser.add_argument("--epochs", type=int, help="epochs (default 10; quick: 2)")
-    parser.add_argument("--steps", type=int, help="at most this many steps per epoch")
-    parser.add_argument("--seeds", type=int, help="seeds for every configuration")
-    parser.add_argument("--timing-steps", type=int,
-                        help="training steps timed per configuration (default 40; quick: 10)")
+    parser = fast.benchmark_parser(
+        __doc__.split("\n\n")[0], quick="2 epochs, one seed, 2,000 tests",
+        epochs="epochs (default 10; quick: 2)",
+        timing="training steps timed per configuration (default 40; quick: 10)")
     parser.add_argument("--test-images", type=int,
                         help=f"test on the first N of the {TEST_IMAGES:,} test images")
     parser.add_argument("--limit", type=int,
@@ -122,22 +116,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         "not cut: see --test-images)")
     parser.add_argument("--name", default="mnist_speed",
                         help="the result's name (default mnist_speed)")
-    parser.add_argument("--weights", type=Path, help="keep trained weights and finished seeds "
-                        "here (default: $NODEBOOK_DATA/benchmarks/<name>-<mode>)")
-    parser.add_argument("--train-only", action="store_true",
-                        help="train (and re-solve) every seed, then stop: no timing, no JSON "
-                        "(training can share the machine; timing cannot)")
-    parser.add_argument("--fresh", action="store_true",
-                        help="discard what an earlier run left in the weights folder")
     args = parser.parse_args(argv)
-    names = [c.name for c in CONFIGURATIONS]
-    unknown = [n for n in args.only if n not in names]
-    if unknown:
-        parser.error(f"unknown configuration(s) {unknown}; choose from {names}")
-    for flag in ("epochs", "steps", "seeds", "timing_steps", "test_images", "limit"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            parser.error(f"--{flag.replace('_', '-')} must be at least 1, not {value}")
+    fast.check_benchmark_args(parser, args, CONFIGURATIONS, positive=["test_images", "limit"])
     if args.test_images is not None and args.test_images > TEST_IMAGES:
         parser.error(f"--test-images {args.test_images:,}: MNIST has {TEST_IMAGES:,} test images")
     if args.limit is not None and args.limit > 5_000:
@@ -150,11 +130,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     epochs = args.epochs or (2 if args.quick else 10)
     test_images = args.test_images or (2000 if args.quick else None)
     timing_steps = args.timing_steps or (10 if args.quick else 40)
-    rows = [c for c in CONFIGURATIONS if not args.only or c.name == "resnet"
-            or c.name in args.only]
-    seeds = args.seeds or (1 if args.quick else None)
-    if seeds:
-        rows = [fast.Row(**{**c.__dict__, "seeds": seeds}) for c in rows]
+    rows = fast.select_rows(CONFIGURATIONS, args.only, args.seeds or (1 if args.quick else None))
     settings = get_settings()
     device = torch.device(settings.device)
     train_set = data.mnist_dataset("train", 500, args.limit)

@@ -24,11 +24,12 @@ time of one call, and one training step's time with its NFE forward and backward
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -654,6 +655,53 @@ def readme_table(result: dict[str, Any], original: str) -> str:
                      f"{_pct(r['test_accuracy_std'])} ({r['seeds']} × {r['epochs']:.0f}) | "
                      f"{drop} |")
     return "\n".join(lines)
+
+
+def benchmark_parser(description: str, *, quick: str, epochs: str, timing: str
+                     ) -> argparse.ArgumentParser:
+    """The command line both speed benchmarks share (``benchmarks/``): ``--quick``, ``--json``,
+    ``--only``, ``--epochs``, ``--steps``, ``--seeds``, ``--timing-steps``, ``--weights``,
+    ``--train-only``, ``--fresh``, with the help texts of their defaults; a script adds its own
+    flags and checks them all with :func:`check_benchmark_args`."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help=quick)
+    parser.add_argument("--json", type=Path, help="write {hardware, rows, ...} here")
+    parser.add_argument("--only", nargs="*", default=[],
+                        help="configuration names to run (the ResNet always runs)")
+    parser.add_argument("--epochs", type=int, help=epochs)
+    parser.add_argument("--steps", type=int, help="at most this many steps per epoch")
+    parser.add_argument("--seeds", type=int, help="seeds for every configuration")
+    parser.add_argument("--timing-steps", type=int, help=timing)
+    parser.add_argument("--weights", type=Path, help="keep trained weights and finished seeds "
+                        "here (default: $NODEBOOK_DATA/benchmarks/<name>-<mode>)")
+    parser.add_argument("--train-only", action="store_true",
+                        help="train (and re-solve) every seed, then stop: no timing, no JSON "
+                        "(training can share the machine; timing cannot)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="discard what an earlier run left in the weights folder")
+    return parser
+
+
+def check_benchmark_args(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                         rows: Sequence[Row], positive: Sequence[str]) -> None:
+    """Stop with a clear error (exit 2) before anything trains: an ``--only`` name that is no
+    row of ``rows``, or a flag of ``positive`` given below 1."""
+    names = [row.name for row in rows]
+    unknown = [n for n in args.only if n not in names]
+    if unknown:
+        parser.error(f"unknown configuration(s) {unknown}; choose from {names}")
+    for flag in ("epochs", "steps", "seeds", "timing_steps", *positive):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be at least 1, not {value}")
+
+
+def select_rows(rows: Sequence[Row], only: Sequence[str], seeds: int | None,
+                baseline: str = "resnet") -> list[Row]:
+    """The rows named in ``only`` (all when empty) and always ``baseline``, each with
+    ``seeds`` seeds when given."""
+    chosen = [r for r in rows if not only or r.name == baseline or r.name in only]
+    return [Row(**{**r.__dict__, "seeds": seeds}) for r in chosen] if seeds else chosen
 
 
 def run_benchmark(rows: list[Row], task: Task, *, baseline: str, original: str,

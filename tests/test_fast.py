@@ -273,3 +273,11 @@ def test_op_shares_puts_each_operator_in_its_category():
     assert both["convolutions"] > 0 and both["GroupNorm"] > 0
     with pytest.raises(ValueError, match="no operator"):
         fast.op_shares(lambda: None)
+
+
+def test_select_rows_keeps_the_named_rows_and_the_baseline_with_the_seeds_asked():
+    rows = [fast.Row(name, lambda: nn.Identity(), seeds=3) for name in ("resnet", "a", "b")]
+    assert [r.name for r in fast.select_rows(rows, [], None)] == ["resnet", "a", "b"]
+    chosen = fast.select_rows(rows, ["b"], 1)
+    assert [(r.name, r.seeds) for r in chosen] == [("resnet", 1), ("b", 1)]
+    assert [r.seeds for r in fast.select_rows(rows, ["a"], None)] == [3, 3]
