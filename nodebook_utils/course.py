@@ -46,7 +46,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(8, "08_mnist_odenet.ipynb", "Experiment: MNIST ODE-Net vs ResNet", 2426, "AMD EPYC"),
     Lesson(9, "09_ecg_resnet_vs_node.ipynb", "Experiment: ECG heartbeats, ResNet vs Neural ODE",
            2353, "AMD EPYC"),
-    Lesson(10, "10_fast_neural_odes.ipynb", "Making Neural ODEs fast", 410, "AMD EPYC"),
+    Lesson(10, "10_fast_neural_odes.ipynb", "Making Neural ODEs fast", 448, "AMD EPYC"),
     Lesson(11, "11_when_neural_odes_go_wrong.ipynb", "When Neural ODEs go wrong", 191,
            "AMD EPYC"),
 )
